@@ -1,0 +1,127 @@
+import type { AuditAction, NewAuditEntry } from '../core/audit.js';
+import { SwitchyardError } from '../core/errors.js';
+import type { Override } from '../core/override.js';
+import { initialState, type RolloutState } from '../core/rollout-state.js';
+import { transition, type RolloutCommand } from '../core/transition.js';
+import type { ServiceCatalog } from './catalog.js';
+import type { Clock } from './clock.js';
+import type { Store } from './store.js';
+
+export interface CommandOptions {
+  /** Who asks: a token name, `analysis`, `alertmanager`. */
+  readonly actor: string;
+  readonly reason?: string | null;
+  /** The revision the caller saw; a mismatch is refused instead of retried. */
+  readonly ifMatch?: number;
+}
+
+export interface OverrideInput {
+  readonly version: string;
+  readonly reason: string;
+  readonly ttlMs: number;
+}
+
+/** Attempts for a write without If-Match when another writer got in between. */
+const CAS_ATTEMPTS = 8;
+
+/**
+ * The one home of operator actions: the admin API, the CLI (through the API),
+ * the console, the analysis loop and the alert webhook all call these.
+ */
+export class RolloutCommands {
+  constructor(
+    private readonly store: Store,
+    private readonly catalog: ServiceCatalog,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Writes the configured initial rollout of every service whose state the store does not have yet. */
+  async seed(): Promise<RolloutState[]> {
+    const seeded: RolloutState[] = [];
+    for (const service of this.catalog.names) {
+      const { rollout } = this.catalog.get(service);
+      const now = this.clock.now();
+      const state = initialState({ service, stable: rollout.stable, strategy: rollout.strategy, steps: rollout.steps, now });
+      seeded.push(await this.store.initState(state, audit(state, 'init', 'config', 'initial rollout from the config file', null, state, now)));
+    }
+    return seeded;
+  }
+
+  async state(service: string): Promise<RolloutState> {
+    this.catalog.get(service);
+    const state = await this.store.getState(service);
+    if (state === null) throw new SwitchyardError('SY_ERR_NOT_FOUND', `service ${service} has no rollout state yet; the gateway writes it at start`);
+    return state;
+  }
+
+  /** Applies one command with compare-and-set; retries on a concurrent write unless the caller pinned a revision. */
+  async run(service: string, command: RolloutCommand, options: CommandOptions): Promise<RolloutState> {
+    const versions = this.catalog.versions(service);
+    const reason = options.reason ?? null;
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const before = await this.state(service);
+      if (options.ifMatch !== undefined && before.revision !== options.ifMatch) throw stale(service, options.ifMatch, before.revision);
+      const now = this.clock.now();
+      const result = transition(before, command, { versions, now, reason });
+      if (!result.ok) throw new SwitchyardError(result.refusal.code, result.refusal.message, { service, phase: before.phase });
+      const written = await this.store.compareAndSet(
+        before.revision,
+        result.state,
+        audit(before, command.type, options.actor, reason, before, result.state, now),
+      );
+      if (written.ok) return written.state;
+      if (options.ifMatch !== undefined) throw stale(service, options.ifMatch, written.current?.revision ?? null);
+    }
+    throw new SwitchyardError('SY_ERR_STALE_REVISION', `service ${service} changed ${CAS_ATTEMPTS} times while applying ${command.type}; try again`);
+  }
+
+  async overrides(service: string): Promise<Override[]> {
+    this.catalog.get(service);
+    return this.store.listOverrides(service, this.clock.now());
+  }
+
+  async putOverride(service: string, key: string, input: OverrideInput, actor: string): Promise<Override> {
+    const versions = this.catalog.versions(service);
+    if (!versions.includes(input.version)) {
+      throw new SwitchyardError('SY_ERR_UNKNOWN_VERSION', `service ${service} has no version ${input.version} (versions: ${versions.join(', ')})`);
+    }
+    const now = this.clock.now();
+    const override: Override = { service, key, version: input.version, reason: input.reason, author: actor, createdAt: now, expiresAt: now + input.ttlMs };
+    const previous = (await this.store.listOverrides(service, now)).find((o) => o.key === key) ?? null;
+    await this.store.putOverride(override, { service, actor, action: 'override-put', reason: input.reason, at: now, before: previous, after: override });
+    return override;
+  }
+
+  async deleteOverride(service: string, key: string, actor: string): Promise<Override> {
+    this.catalog.get(service);
+    const now = this.clock.now();
+    const removed = await this.store.deleteOverride(
+      service,
+      key,
+      (before) => ({ service, actor, action: 'override-delete', reason: null, at: now, before, after: null }),
+      now,
+    );
+    if (removed === null) throw new SwitchyardError('SY_ERR_NOT_FOUND', `service ${service} has no override for key ${key}`);
+    return removed;
+  }
+}
+
+function audit(
+  state: RolloutState,
+  action: AuditAction,
+  actor: string,
+  reason: string | null,
+  before: RolloutState | null,
+  after: RolloutState,
+  at: number,
+): NewAuditEntry {
+  return { service: state.service, actor, action, reason, at, before, after };
+}
+
+function stale(service: string, expected: number, actual: number | null): SwitchyardError {
+  return new SwitchyardError(
+    'SY_ERR_STALE_REVISION',
+    `service ${service} is at revision ${actual ?? 'none'}, not ${expected}; reload and retry`,
+    { expected, actual },
+  );
+}

@@ -1,0 +1,121 @@
+import { isSwitchyardError } from '../core/errors.js';
+import type { Override } from '../core/override.js';
+import type { RolloutState } from '../core/rollout-state.js';
+import type { ServiceCatalog } from './catalog.js';
+import type { Clock } from './clock.js';
+import type { Store, StoreChange } from './store.js';
+
+export interface ServiceView {
+  readonly state: RolloutState;
+  readonly overrides: ReadonlyMap<string, Override>;
+}
+
+export interface RoutingHealth {
+  readonly storeUp: boolean;
+  /** Human reasons the replica is not ready; empty when it is. */
+  readonly problems: readonly string[];
+}
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * The last known rollout state and overrides of every service, held in memory so
+ * that the request path never waits for the store (fail-static). Kept current by
+ * the store's change feed, with a periodic re-read as the backstop.
+ */
+export class RoutingTable {
+  private readonly views = new Map<string, ServiceView>();
+  /** Services whose stored state this replica refuses to read (newer schema), with the reason. */
+  private readonly refused = new Map<string, string>();
+  private readonly listeners = new Set<(service: string, view: ServiceView) => void>();
+  private unsubscribe: Array<() => void> = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly catalog: ServiceCatalog,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Loads every service and follows changes; `seeded` are the states written (or found) at start. */
+  async start(seeded: readonly RolloutState[], resyncMs: number): Promise<void> {
+    for (const state of seeded) this.set(state.service, state, await this.store.listOverrides(state.service, this.clock.now()));
+    this.unsubscribe = [
+      this.store.subscribe((change) => void this.onChange(change)),
+      this.store.onHealth((health) => {
+        if (health.up) void this.refresh();
+      }),
+    ];
+    this.timer = setInterval(() => void this.refresh(), resyncMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+  }
+
+  view(service: string): ServiceView | undefined {
+    return this.views.get(service);
+  }
+
+  /** Called after a service's view changed (for routing caches and gauges). */
+  onUpdate(listener: (service: string, view: ServiceView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  health(): RoutingHealth {
+    const store = this.store.health();
+    const problems = [...this.refused.values()];
+    if (!store.up) problems.unshift(`store unreachable (${store.reason ?? 'unknown'}); routing on the last known state`);
+    return { storeUp: store.up, problems };
+  }
+
+  /** Re-reads every service; on failure keeps what it knew (fail-static). */
+  async refresh(): Promise<void> {
+    await Promise.all(this.catalog.names.map((service) => this.reload(service)));
+  }
+
+  private async onChange(change: StoreChange): Promise<void> {
+    if (change.type === 'state') {
+      const current = this.views.get(change.state.service);
+      if (current === undefined || change.state.revision > current.state.revision) {
+        this.set(change.state.service, change.state, current?.overrides);
+      }
+      return;
+    }
+    await this.reload(change.service);
+  }
+
+  private async reload(service: string): Promise<void> {
+    try {
+      const [state, overrides] = await Promise.all([this.store.getState(service), this.store.listOverrides(service, this.clock.now())]);
+      this.refused.delete(service);
+      const current = this.views.get(service);
+      if (state !== null) this.set(service, state, overrides);
+      else if (current !== undefined) this.set(service, current.state, overrides);
+    } catch (err) {
+      if (isSwitchyardError(err) && err.code === 'SY_ERR_SCHEMA_TOO_NEW') {
+        if (!this.refused.has(service)) this.log.error({ service, err: err.message }, 'refusing rollout state from a newer Switchyard');
+        this.refused.set(service, err.message);
+        return;
+      }
+      this.log.warn({ service, err: (err as Error).message }, 'cannot re-read rollout state; routing on the last known state');
+    }
+  }
+
+  private set(service: string, state: RolloutState, overrides: readonly Override[] | ReadonlyMap<string, Override> | undefined): void {
+    const pins: ReadonlyMap<string, Override> =
+      overrides === undefined ? new Map() : 'get' in overrides ? overrides : new Map(overrides.map((o) => [o.key, o] as const));
+    const view: ServiceView = { state, overrides: pins };
+    this.views.set(service, view);
+    for (const listener of this.listeners) listener(service, view);
+  }
+}

@@ -1,0 +1,11 @@
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+
+/** Parses `500ms`, `30s`, `5m`, `1h` to milliseconds; null when the text is not a duration. */
+export function parseDuration(text: string): number | null {
+  const match = DURATION.exec(text.trim());
+  if (match === null) return null;
+  const [, amount = '', unit = ''] = match;
+  const ms = Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
+  return Number.isFinite(ms) ? Math.round(ms) : null;
+}

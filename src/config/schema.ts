@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { STRATEGIES } from '../core/rollout-state.js';
+import { isValidPercent, percentToBp } from '../core/weight.js';
+import { parseDuration } from './duration.js';
+
+/** `host:port`; the host may be a name, IPv4, or [IPv6]. */
+const listen = (fallback: string) =>
+  z
+    .string()
+    .prefault(fallback)
+    .transform((text, ctx) => {
+      const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
+      const port = Number(match?.[2]);
+      if (match === null || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: `not a host:port address (got "${text}")` });
+        return z.NEVER;
+      }
+      return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port };
+    });
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `not a duration like 500ms, 30s, 5m or 1h (got "${text}")` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const percent = z.number().refine(isValidPercent, { message: 'not a percent in 0..100 with at most two decimals' });
+
+/** Names that can sit inside a Redis hash tag and a URL path segment. */
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, { message: 'use letters, digits, ".", "_" or "-" (at most 63), starting with a letter or digit' });
+
+const target = z.string().transform((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not a URL (got "${text}")` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'http:') ctx.addIssue({ code: 'custom', message: `only http:// targets are supported (got "${text}")` });
+  if (url.pathname !== '/' || url.search !== '' || url.username !== '') {
+    ctx.addIssue({ code: 'custom', message: `give an origin like http://host:port; the request path is forwarded unchanged (got "${text}")` });
+  }
+  return url.origin;
+});
+
+const step = z.strictObject({ weight: percent, bake: duration.prefault('1m') }).transform((s) => ({ weightBp: percentToBp(s.weight), bakeMs: s.bake }));
+
+const service = z
+  .strictObject({
+    match: z.strictObject({
+      pathPrefix: z.string().startsWith('/', { message: 'must start with "/"' }).default('/'),
+      host: z.string().min(1).optional(),
+    }),
+    stickiness: z
+      .strictObject({
+        header: z.string().regex(/^[a-z0-9-]+$/i, { message: 'not an HTTP header name' }).optional(),
+        cookie: z.string().regex(/^[A-Za-z0-9_-]+$/, { message: 'not a cookie name' }).default('sy_uid'),
+      })
+      .prefault({ cookie: 'sy_uid' }),
+    versions: z
+      .record(name, z.strictObject({ targets: z.array(target).min(1, { message: 'needs at least one target' }) }))
+      .refine((v) => Object.keys(v).length > 0, { message: 'needs at least one version' }),
+    timeouts: z
+      .strictObject({ connect: duration.prefault('2s'), request: duration.prefault('30s') })
+      .prefault({ connect: '2s', request: '30s' }),
+    rollout: z.strictObject({
+      stable: z.string(),
+      strategy: z.enum(STRATEGIES).default('canary'),
+      steps: z.array(step).default([]),
+    }),
+  })
+  .superRefine((svc, ctx) => {
+    if (!(svc.rollout.stable in svc.versions)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'stable'],
+        message: `names no version of this service (versions: ${Object.keys(svc.versions).join(', ')})`,
+      });
+    }
+    svc.rollout.steps.forEach((s, i) => {
+      const before = svc.rollout.steps[i - 1];
+      if (before !== undefined && s.weightBp < before.weightBp) {
+        ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', i, 'weight'], message: 'step weights must not decrease' });
+      }
+    });
+  });
+
+const token = z.strictObject({
+  name: z.string().min(1),
+  token: z.string().min(16, { message: 'too short: use at least 16 characters' }),
+  role: z.enum(['read', 'operator']),
+});
+
+const redis = z.strictObject({
+  url: z.string().regex(/^rediss?:\/\//, { message: 'not a redis:// or rediss:// URL' }).optional(),
+  sentinels: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
+  name: z.string().optional(),
+  cluster: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
+  keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/, { message: 'use letters, digits, ":", "_" or "-"' }).default('sy'),
+});
+
+export const configSchema = z.strictObject({
+  proxy: z.strictObject({ listen: listen('0.0.0.0:8080') }).prefault({ listen: '0.0.0.0:8080' }),
+  admin: z
+    .strictObject({ listen: listen('127.0.0.1:8081'), tokens: z.array(token).default([]) })
+    .prefault({ listen: '127.0.0.1:8081', tokens: [] }),
+  store: z.strictObject({ redis: redis.optional() }).prefault({}),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({ level: 'info' }),
+  services: z.record(name, service).refine((s) => Object.keys(s).length > 0, { message: 'needs at least one service' }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ServiceConfig = Config['services'][string];
+export type RedisConfig = NonNullable<Config['store']['redis']>;

@@ -1,0 +1,37 @@
+import type { Override } from './override.js';
+import type { RolloutState } from './rollout-state.js';
+
+export type AuditAction =
+  | 'init'
+  | 'start'
+  | 'set-weight'
+  | 'pause'
+  | 'resume'
+  | 'promote'
+  | 'rollback'
+  | 'switch'
+  | 'override-put'
+  | 'override-delete';
+
+export type AuditSubject = RolloutState | Override | null;
+
+/** One accepted change. `id` is `<ms>-<seq>`, ordered like a Redis stream id. */
+export interface AuditEntry {
+  readonly id: string;
+  readonly service: string;
+  readonly actor: string;
+  readonly action: AuditAction;
+  readonly reason: string | null;
+  readonly at: number;
+  readonly before: AuditSubject;
+  readonly after: AuditSubject;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+
+/** Compares `<ms>-<seq>` ids numerically; negative when a is older than b. */
+export function compareAuditIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}

@@ -1,0 +1,137 @@
+import type { ErrorCode } from './errors.js';
+import { MAX_WEIGHT_BP } from './weight.js';
+import { isActive, type RolloutState, type Step, type Strategy } from './rollout-state.js';
+
+/** Operator commands; analysis verdicts and alerts arrive as the same commands with another actor. */
+export type RolloutCommand =
+  | { readonly type: 'start'; readonly candidate: string; readonly strategy?: Strategy; readonly steps?: readonly Step[]; readonly salt?: string }
+  | { readonly type: 'set-weight'; readonly weightBp: number }
+  | { readonly type: 'pause' }
+  | { readonly type: 'resume' }
+  | { readonly type: 'promote' }
+  | { readonly type: 'rollback' }
+  | { readonly type: 'switch' };
+
+export type CommandType = RolloutCommand['type'];
+
+export interface TransitionContext {
+  /** The versions the service has in its configuration. */
+  readonly versions: readonly string[];
+  readonly now: number;
+  readonly reason: string | null;
+}
+
+export interface Refusal {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export type TransitionResult =
+  | { readonly ok: true; readonly state: RolloutState }
+  | { readonly ok: false; readonly refusal: Refusal };
+
+const VERB: Record<CommandType, string> = {
+  start: 'start a rollout',
+  'set-weight': 'set weight',
+  pause: 'pause',
+  resume: 'resume',
+  promote: 'promote',
+  rollback: 'roll back',
+  switch: 'switch',
+};
+
+function refuse(command: RolloutCommand, state: RolloutState, why: string, code: ErrorCode = 'SY_ERR_ILLEGAL_TRANSITION'): TransitionResult {
+  return { ok: false, refusal: { code, message: `cannot ${VERB[command.type]}: service ${state.service} ${why}` } };
+}
+
+/**
+ * The one pure transition function: `(state, command, context) -> state | refusal`.
+ * Every accepted command bumps the revision by exactly one.
+ */
+export function transition(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): TransitionResult {
+  const next = decide(state, command, ctx);
+  if (!next.ok) return next;
+  return { ok: true, state: { ...next.state, revision: state.revision + 1, updatedAt: ctx.now, reason: ctx.reason } };
+}
+
+function decide(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): TransitionResult {
+  switch (command.type) {
+    case 'start':
+      return start(state, command, ctx);
+    case 'set-weight':
+      return setWeight(state, command);
+    case 'pause':
+      if (state.phase !== 'progressing') return refuse(command, state, `is ${state.phase}, not progressing`);
+      return { ok: true, state: { ...state, phase: 'paused' } };
+    case 'resume':
+      if (state.phase !== 'paused') return refuse(command, state, `is ${state.phase}, not paused`);
+      return { ok: true, state: { ...state, phase: 'progressing', stepStartedAt: ctx.now } };
+    case 'promote':
+      if (!isActive(state) || state.candidate === null) return refuse(command, state, 'has no rollout in progress');
+      return {
+        ok: true,
+        state: { ...state, stable: state.candidate, previous: state.stable, candidate: null, weightBp: 0, phase: 'promoted' },
+      };
+    case 'rollback':
+      if (!isActive(state) || state.candidate === null) return refuse(command, state, 'has no rollout in progress');
+      return { ok: true, state: { ...state, weightBp: 0, phase: 'rolled_back' } };
+    case 'switch':
+      return switchColour(state, command);
+  }
+}
+
+function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'start' }>, ctx: TransitionContext): TransitionResult {
+  if (isActive(state)) {
+    return refuse(command, state, `already has ${state.candidate ?? 'a candidate'} ${state.phase}; promote or roll it back first`);
+  }
+  if (!ctx.versions.includes(command.candidate)) {
+    return refuse(command, state, `has no version ${command.candidate} (versions: ${ctx.versions.join(', ')})`, 'SY_ERR_UNKNOWN_VERSION');
+  }
+  if (command.candidate === state.stable) {
+    return refuse(command, state, `already serves ${command.candidate} as stable`);
+  }
+  const strategy = command.strategy ?? state.strategy;
+  const steps = command.steps ?? state.steps;
+  if (strategy === 'canary' && steps.length === 0) {
+    return refuse(command, state, 'has no canary steps; give steps in the command or the config', 'SY_ERR_VALIDATION');
+  }
+  const weightBp = strategy === 'canary' ? (steps[0]?.weightBp ?? 0) : 0;
+  return {
+    ok: true,
+    state: {
+      ...state,
+      candidate: command.candidate,
+      strategy,
+      steps,
+      stepIndex: 0,
+      weightBp,
+      phase: 'progressing',
+      salt: command.salt ?? `${state.service}:${command.candidate}`,
+      startedAt: ctx.now,
+      stepStartedAt: ctx.now,
+      lastVerdict: null,
+    },
+  };
+}
+
+function setWeight(state: RolloutState, command: Extract<RolloutCommand, { type: 'set-weight' }>): TransitionResult {
+  if (state.candidate === null || !isActive(state)) return refuse(command, state, 'has no candidate');
+  if (state.strategy === 'blue-green') return refuse(command, state, 'runs blue-green, which moves traffic with switch, not weights');
+  if (!Number.isInteger(command.weightBp) || command.weightBp < 0 || command.weightBp > MAX_WEIGHT_BP) {
+    return refuse(command, state, `got weight ${command.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`, 'SY_ERR_VALIDATION');
+  }
+  return { ok: true, state: { ...state, weightBp: command.weightBp } };
+}
+
+/**
+ * Blue-green: during a rollout, flips all traffic between stable and candidate.
+ * After a promotion or rollback, swaps stable with the colour kept warm.
+ */
+function switchColour(state: RolloutState, command: RolloutCommand): TransitionResult {
+  if (isActive(state)) {
+    if (state.strategy !== 'blue-green') return refuse(command, state, 'runs a canary; set the weight or promote instead');
+    return { ok: true, state: { ...state, weightBp: state.weightBp === MAX_WEIGHT_BP ? 0 : MAX_WEIGHT_BP } };
+  }
+  if (state.previous === null) return refuse(command, state, 'has no previous version to switch back to');
+  return { ok: true, state: { ...state, stable: state.previous, previous: state.stable, weightBp: 0, phase: 'stable' } };
+}

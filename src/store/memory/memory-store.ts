@@ -1,0 +1,125 @@
+import type { AuditEntry, NewAuditEntry } from '../../core/audit.js';
+import { compareAuditIds } from '../../core/audit.js';
+import { isLive, type Override } from '../../core/override.js';
+import type { RolloutState } from '../../core/rollout-state.js';
+import type { AuditQuery, CasResult, Store, StoreChange, StoreHealth } from '../../app/store.js';
+
+const UP: StoreHealth = { up: true, reason: null };
+
+/** The embedded default: one process, no set-up. Documents are copied in and out so callers cannot alias them. */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly states = new Map<string, string>();
+  private readonly overrides = new Map<string, Map<string, Override>>();
+  private readonly audit: AuditEntry[] = [];
+  private readonly listeners = new Set<(change: StoreChange) => void>();
+  private lastAuditMs = 0;
+  private lastAuditSeq = 0;
+
+  constructor(private readonly auditCap = 10_000) {}
+
+  async getState(service: string): Promise<RolloutState | null> {
+    const json = this.states.get(service);
+    return json === undefined ? null : (JSON.parse(json) as RolloutState);
+  }
+
+  async initState(state: RolloutState, audit: NewAuditEntry): Promise<RolloutState> {
+    const existing = await this.getState(state.service);
+    if (existing !== null) return existing;
+    this.write(state, audit);
+    return state;
+  }
+
+  async compareAndSet(expectedRevision: number, next: RolloutState, audit: NewAuditEntry): Promise<CasResult> {
+    const current = await this.getState(next.service);
+    if (current === null || current.revision !== expectedRevision) return { ok: false, current };
+    const auditId = this.write(next, audit);
+    return { ok: true, state: next, auditId };
+  }
+
+  async listOverrides(service: string, now: number): Promise<Override[]> {
+    const pins = this.overrides.get(service);
+    if (pins === undefined) return [];
+    for (const [key, pin] of pins) if (!isLive(pin, now)) pins.delete(key);
+    return [...pins.values()].map((pin) => ({ ...pin }));
+  }
+
+  async putOverride(override: Override, audit: NewAuditEntry): Promise<void> {
+    let pins = this.overrides.get(override.service);
+    if (pins === undefined) {
+      pins = new Map();
+      this.overrides.set(override.service, pins);
+    }
+    pins.set(override.key, { ...override });
+    this.appendAudit(audit);
+    this.emit({ type: 'overrides', service: override.service });
+  }
+
+  async deleteOverride(
+    service: string,
+    key: string,
+    audit: (removed: Override) => NewAuditEntry,
+    now: number,
+  ): Promise<Override | null> {
+    const pins = this.overrides.get(service);
+    const removed = pins?.get(key);
+    if (pins === undefined || removed === undefined) return null;
+    pins.delete(key);
+    if (!isLive(removed, now)) return null;
+    this.appendAudit(audit(removed));
+    this.emit({ type: 'overrides', service });
+    return removed;
+  }
+
+  async readAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const services = new Set(query.services);
+    const out: AuditEntry[] = [];
+    for (let i = this.audit.length - 1; i >= 0 && out.length < query.limit; i--) {
+      const entry = this.audit[i];
+      if (entry === undefined || !services.has(entry.service)) continue;
+      if (query.before !== undefined && compareAuditIds(entry.id, query.before) >= 0) continue;
+      out.push(structuredClone(entry));
+    }
+    return out;
+  }
+
+  subscribe(listener: (change: StoreChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onHealth(): () => void {
+    return () => undefined;
+  }
+
+  health(): StoreHealth {
+    return UP;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+
+  private write(state: RolloutState, audit: NewAuditEntry): string {
+    const json = JSON.stringify(state);
+    this.states.set(state.service, json);
+    const id = this.appendAudit(audit);
+    this.emit({ type: 'state', state: JSON.parse(json) as RolloutState });
+    return id;
+  }
+
+  /** Ids follow Redis stream rules: `<ms>-<seq>`, strictly increasing even if the clock steps back. */
+  private appendAudit(audit: NewAuditEntry): string {
+    const ms = Math.max(audit.at, this.lastAuditMs);
+    this.lastAuditSeq = ms === this.lastAuditMs ? this.lastAuditSeq + 1 : 0;
+    this.lastAuditMs = ms;
+    const id = `${ms}-${this.lastAuditSeq}`;
+    this.audit.push(structuredClone({ ...audit, id }));
+    if (this.audit.length > this.auditCap) this.audit.splice(0, this.audit.length - this.auditCap);
+    return id;
+  }
+
+  private emit(change: StoreChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}
