@@ -3,6 +3,7 @@ import type { Override } from '../core/override.js';
 import type { RolloutState } from '../core/rollout-state.js';
 import type { ServiceCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
 import type { Store, StoreChange } from './store.js';
 
 export interface ServiceView {
@@ -14,12 +15,6 @@ export interface RoutingHealth {
   readonly storeUp: boolean;
   /** Human reasons the replica is not ready; empty when it is. */
   readonly problems: readonly string[];
-}
-
-export interface Logger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
 }
 
 /**
