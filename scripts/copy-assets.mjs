@@ -1,0 +1,16 @@
+// Copies the non-TypeScript files the compiled code reads at run time (Lua
+// scripts, console page) from src/ to dist/src/, keeping their paths.
+import { cpSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const ASSET = /\.(lua|html|css|js|svg)$/;
+
+function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (ASSET.test(name) && !name.endsWith('.d.ts')) cpSync(path, join('dist', 'src', relative('src', path)));
+  }
+}
+
+walk('src');

@@ -1,0 +1,83 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** How a sample model behaves; changed at run time through `POST /_control`. */
+export interface ModelBehaviour {
+  latencyMs: number;
+  /** Share of requests answered 500, 0..1. */
+  errorRate: number;
+}
+
+export interface SampleBackend {
+  readonly url: string;
+  readonly port: number;
+  readonly behaviour: ModelBehaviour;
+  close(): Promise<void>;
+}
+
+/**
+ * A small model server for the demo and tests: answers any path with a JSON
+ * prediction, can be made slow or failing on demand. Errors are spread evenly
+ * (every 1/errorRate-th request) so a demo run is repeatable.
+ */
+export async function startSampleBackend(options: { version: string; port?: number; host?: string } & Partial<ModelBehaviour>): Promise<SampleBackend> {
+  const behaviour: ModelBehaviour = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0 };
+  let errorDebt = 0;
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/_control' && req.method === 'POST') return control(req, res, behaviour);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      errorDebt += behaviour.errorRate;
+      const fails = errorDebt >= 1;
+      if (fails) errorDebt -= 1;
+      const answer = () => {
+        if (fails) return json(res, 500, { error: `model ${options.version} failed`, model: options.version });
+        const input = Buffer.concat(chunks).toString('utf8');
+        json(res, 200, { model: options.version, score: score(`${options.version}:${input}`), requestId: req.headers['x-request-id'] ?? null });
+      };
+      if (behaviour.latencyMs > 0) setTimeout(answer, behaviour.latencyMs);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    behaviour,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function control(req: IncomingMessage, res: ServerResponse, behaviour: ModelBehaviour): void {
+  let text = '';
+  req.on('data', (c: Buffer) => (text += c.toString('utf8')));
+  req.on('end', () => {
+    try {
+      const patch = JSON.parse(text) as Partial<ModelBehaviour>;
+      if (typeof patch.latencyMs === 'number' && patch.latencyMs >= 0) behaviour.latencyMs = patch.latencyMs;
+      if (typeof patch.errorRate === 'number' && patch.errorRate >= 0 && patch.errorRate <= 1) behaviour.errorRate = patch.errorRate;
+      json(res, 200, behaviour);
+    } catch {
+      json(res, 400, { error: 'body must be JSON like {"errorRate": 0.5, "latencyMs": 20}' });
+    }
+  });
+}
+
+/** A stable pseudo-score in 0..1 from the input, so answers look like a model's. */
+function score(input: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < input.length; i++) h = Math.imul(h ^ input.charCodeAt(i), 16777619);
+  return Math.round(((h >>> 0) / 0xffffffff) * 1000) / 1000;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,42 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { authenticate } from './auth.js';
+import type { AdminDeps } from './deps.js';
+import { notFound, problemHandler } from './problem.js';
+import { auditRouter } from './routes-audit.js';
+import { commandsRouter } from './routes-commands.js';
+import { healthRouter } from './routes-health.js';
+import { overridesRouter } from './routes-overrides.js';
+import { servicesRouter } from './routes-services.js';
+
+export type { AdminDeps } from './deps.js';
+
+/** Admin answers describe live state; no cache may keep them. */
+const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
+/**
+ * The admin API as an express app, without a listener: main.ts binds it to the
+ * admin port, tests to port 0.
+ */
+export function createAdminApp(deps: AdminDeps): Express {
+  if (deps.tokens.length === 0) deps.log.warn({}, 'no admin tokens configured: every /api/v1 call will be refused with 401');
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags are revisions, set by the routes; express's body hashes would only confuse If-Match.
+  app.set('etag', false);
+  app.use(noStore);
+  app.use(healthRouter(deps));
+  app.use(
+    '/api/v1',
+    authenticate(deps.tokens),
+    servicesRouter(deps),
+    commandsRouter(deps),
+    overridesRouter(deps),
+    auditRouter(deps),
+  );
+  app.use(notFound);
+  app.use(problemHandler(deps.log));
+  return app;
+}

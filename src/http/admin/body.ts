@@ -1,0 +1,24 @@
+import express, { type RequestHandler } from 'express';
+import { SwitchyardError } from '../../core/errors.js';
+import { requireOperator } from './auth.js';
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** A body that is not JSON would otherwise reach the schema as "no body" and mislead the caller. */
+const requireJson: RequestHandler = (req, _res, next) => {
+  if (req.is('application/json') === false) {
+    next(
+      new SwitchyardError('SY_ERR_VALIDATION', `body: send JSON with Content-Type: application/json (got ${req.get('content-type') ?? 'none'})`),
+    );
+    return;
+  }
+  next();
+};
+
+/**
+ * Middleware in front of every write: the role is checked before the body is
+ * read, so a read token cannot make the gateway parse anything.
+ */
+export function writeGuard(): RequestHandler[] {
+  return [requireOperator, express.json({ limit: BODY_LIMIT_BYTES, strict: true }), requireJson];
+}

@@ -1,0 +1,20 @@
+import type { ServiceCatalog } from '../../app/catalog.js';
+import type { Clock } from '../../app/clock.js';
+import type { RolloutCommands } from '../../app/commands.js';
+import type { Logger } from '../../app/logger.js';
+import type { RoutingTable } from '../../app/routing-table.js';
+import type { AuditQuery } from '../../app/store.js';
+import type { AuditEntry } from '../../core/audit.js';
+import type { AdminToken } from './auth.js';
+
+/** What the admin API needs; main.ts wires the real ones, tests their own. */
+export interface AdminDeps {
+  readonly commands: RolloutCommands;
+  readonly routing: RoutingTable;
+  readonly catalog: ServiceCatalog;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly tokens: readonly AdminToken[];
+  /** Reads the audit log, newest first (main passes `store.readAudit.bind(store)`). */
+  readonly audit: (query: AuditQuery) => Promise<AuditEntry[]>;
+}

@@ -1,0 +1,77 @@
+import type { AuditEntry, AuditSubject } from '../../core/audit.js';
+import type { Override } from '../../core/override.js';
+import type { RolloutState, Verdict } from '../../core/rollout-state.js';
+import { bpToPercent } from '../../core/weight.js';
+
+/** The API's view of stored documents: weights in percent, times as ISO strings. */
+
+function iso(ms: number): string;
+function iso(ms: number | null): string | null;
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export interface Staleness {
+  /** True when the store could not be read and this is the replica's last known state. */
+  readonly stale: boolean;
+  readonly staleReason?: string;
+}
+
+function presentVerdict(verdict: Verdict | null): object | null {
+  if (verdict === null) return null;
+  return { result: verdict.result, reason: verdict.reason, at: iso(verdict.at), figures: verdict.figures };
+}
+
+export function presentState(state: RolloutState, staleness: Staleness = { stale: false }): Record<string, unknown> {
+  return {
+    service: state.service,
+    stable: state.stable,
+    candidate: state.candidate,
+    previous: state.previous,
+    strategy: state.strategy,
+    weight: bpToPercent(state.weightBp),
+    weightBp: state.weightBp,
+    phase: state.phase,
+    step: state.stepIndex,
+    steps: state.steps.map((s) => ({ weight: bpToPercent(s.weightBp), bakeMs: s.bakeMs })),
+    salt: state.salt,
+    revision: state.revision,
+    updatedAt: iso(state.updatedAt),
+    startedAt: iso(state.startedAt),
+    stepStartedAt: iso(state.stepStartedAt),
+    reason: state.reason,
+    lastVerdict: presentVerdict(state.lastVerdict),
+    ...staleness,
+  };
+}
+
+export function presentOverride(override: Override, now: number): Record<string, unknown> {
+  return {
+    service: override.service,
+    key: override.key,
+    version: override.version,
+    reason: override.reason,
+    author: override.author,
+    createdAt: iso(override.createdAt),
+    expiresAt: iso(override.expiresAt),
+    expiresInMs: Math.max(0, override.expiresAt - now),
+  };
+}
+
+function presentSubject(subject: AuditSubject, now: number): Record<string, unknown> | null {
+  if (subject === null) return null;
+  return 'revision' in subject ? presentState(subject) : presentOverride(subject, now);
+}
+
+export function presentAuditEntry(entry: AuditEntry, now: number): Record<string, unknown> {
+  return {
+    id: entry.id,
+    service: entry.service,
+    actor: entry.actor,
+    action: entry.action,
+    reason: entry.reason,
+    at: iso(entry.at),
+    before: presentSubject(entry.before, now),
+    after: presentSubject(entry.after, now),
+  };
+}

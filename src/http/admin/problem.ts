@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from '../../app/logger.js';
+import { ERRORS, isSwitchyardError, type ErrorCode } from '../../core/errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/**
+ * Errors the admin API reports that have no home in the core registry: they are
+ * about HTTP itself, not the product's domain.
+ */
+const HTTP_ONLY = {
+  SY_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+} as const;
+
+type ProblemCode = ErrorCode | keyof typeof HTTP_ONLY;
+
+/** RFC 9457 problem details, with the stable Switchyard code beside them. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+  readonly [extra: string]: unknown;
+}
+
+const RESERVED = new Set(['type', 'title', 'status', 'code', 'detail']);
+/** Paths echoed in a 404 are cut here so a long URL does not bloat the answer. */
+const MAX_ECHO = 200;
+
+export function problem(code: ProblemCode, detail: string, details: Readonly<Record<string, unknown>> = {}): Problem {
+  const { status, title } = code in ERRORS ? ERRORS[code as ErrorCode] : HTTP_ONLY[code as keyof typeof HTTP_ONLY];
+  const extra = Object.fromEntries(Object.entries(details).filter(([key]) => !RESERVED.has(key)));
+  return { type: `urn:switchyard:problem:${code}`, title, status, code, detail, ...extra };
+}
+
+export function sendProblem(res: Response, body: Problem): void {
+  res.status(body.status).type(PROBLEM_CONTENT_TYPE).json(body);
+}
+
+/** Unknown routes answer like every other error, never with express's HTML page. */
+export const notFound: RequestHandler = (req, res) => {
+  const path = req.originalUrl.split('?')[0] ?? '';
+  const shown = path.length > MAX_ECHO ? `${path.slice(0, MAX_ECHO)}...` : path;
+  sendProblem(res, problem('SY_ERR_NOT_FOUND', `no admin route for ${req.method} ${shown}; the API lives under /api/v1`));
+};
+
+interface HttpishError {
+  readonly type?: unknown;
+  readonly status?: unknown;
+  readonly expose?: unknown;
+  readonly message?: unknown;
+  readonly limit?: unknown;
+  readonly length?: unknown;
+}
+
+/** body-parser and router errors (http-errors objects) that describe the client's request. */
+function clientProblem(err: HttpishError): Problem | null {
+  if (err.type === 'entity.parse.failed') return problem('SY_ERR_VALIDATION', `body: malformed JSON (${String(err.message)})`);
+  if (err.type === 'entity.too.large') {
+    return problem('SY_ERR_PAYLOAD_TOO_LARGE', `body: ${String(err.length)} bytes is over the limit of ${String(err.limit)} bytes`, {
+      limitBytes: err.limit,
+    });
+  }
+  const status = typeof err.status === 'number' ? err.status : 0;
+  if (status >= 400 && status < 500 && err.expose !== false) return problem('SY_ERR_VALIDATION', String(err.message));
+  return null;
+}
+
+/** The one error handler: every failure leaves as application/problem+json; a 500 never shows a stack. */
+export function problemHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    if (isSwitchyardError(err)) {
+      sendProblem(res, problem(err.code, err.message, err.details));
+      return;
+    }
+    const client = typeof err === 'object' && err !== null ? clientProblem(err as HttpishError) : null;
+    if (client !== null) {
+      sendProblem(res, client);
+      return;
+    }
+    const errorId = randomUUID();
+    log.error({ errorId, method: req.method, path: req.path, err: err instanceof Error ? err.stack : String(err) }, 'admin request failed');
+    sendProblem(res, problem('SY_ERR_INTERNAL', `unexpected error; the gateway log has the details under errorId ${errorId}`, { errorId }));
+  };
+}

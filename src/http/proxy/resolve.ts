@@ -1,0 +1,99 @@
+import type { IncomingMessage } from 'node:http';
+import type { Clock } from '../../app/clock.js';
+import type { RoutingTable } from '../../app/routing-table.js';
+import type { Config, ServiceConfig } from '../../config/schema.js';
+import { assign, type AssignmentReason } from '../../core/assignment.js';
+import type { ErrorCode } from '../../core/errors.js';
+import { readCookie, REQUEST_ID_HEADER, singleHeader, VERSION_HEADER } from './headers.js';
+import { RouteMatcher } from './route-matcher.js';
+import { buildPools, type VersionPool } from './upstream-pool.js';
+
+const STICKY_COOKIE_MAX_AGE_S = 365 * 24 * 3600;
+/** Client-sent request ids are echoed only when short and printable. */
+const SAFE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+export interface ServiceRoute {
+  readonly name: string;
+  readonly config: ServiceConfig;
+  readonly pools: ReadonlyMap<string, VersionPool>;
+  readonly versionList: string;
+}
+
+export interface Routed {
+  readonly ok: true;
+  readonly route: ServiceRoute;
+  readonly pool: VersionPool;
+  readonly reason: AssignmentReason;
+  /** A Set-Cookie value when the user had no key and got a generated one. */
+  readonly setCookie: string | null;
+}
+
+export interface Refused {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  readonly detail: string;
+  readonly service: string | null;
+}
+
+/** Decides where a request goes: match a service, read the sticky key, assign a version. */
+export class Resolver {
+  private readonly matcher: RouteMatcher;
+  private readonly routes = new Map<string, ServiceRoute>();
+
+  constructor(
+    services: Config['services'],
+    private readonly routing: RoutingTable,
+    private readonly clock: Clock,
+    private readonly newId: () => string,
+  ) {
+    this.matcher = new RouteMatcher(services);
+    for (const [name, config] of Object.entries(services)) {
+      this.routes.set(name, { name, config, pools: buildPools(config), versionList: Object.keys(config.versions).join(', ') });
+    }
+  }
+
+  allPools(): Iterable<ReadonlyMap<string, VersionPool>> {
+    return [...this.routes.values()].map((r) => r.pools);
+  }
+
+  requestId(req: IncomingMessage): string {
+    const given = singleHeader(req.headers[REQUEST_ID_HEADER]);
+    return given !== undefined && SAFE_REQUEST_ID.test(given) ? given : this.newId();
+  }
+
+  resolve(req: IncomingMessage): Routed | Refused {
+    const name = this.matcher.match(req.headers.host, req.url ?? '/');
+    const route = name === null ? undefined : this.routes.get(name);
+    if (route === undefined) {
+      return { ok: false, code: 'SY_ERR_NO_ROUTE', detail: `no service matches ${req.headers.host ?? ''}${req.url ?? ''}`, service: null };
+    }
+    const view = this.routing.view(route.name);
+    if (view === undefined) {
+      return { ok: false, code: 'SY_ERR_STORE_UNAVAILABLE', detail: `service ${route.name} has no rollout state yet`, service: route.name };
+    }
+    const requested = singleHeader(req.headers[VERSION_HEADER]);
+    if (requested !== undefined && !route.pools.has(requested)) {
+      return {
+        ok: false,
+        code: 'SY_ERR_UNKNOWN_VERSION',
+        detail: `service ${route.name} has no version "${requested}"; valid versions: ${route.versionList}`,
+        service: route.name,
+      };
+    }
+    const { stickiness } = route.config;
+    let key = stickiness.header === undefined ? undefined : singleHeader(req.headers[stickiness.header]);
+    if (key === undefined || key === '') key = readCookie(req.headers.cookie, stickiness.cookie) ?? undefined;
+    let setCookie: string | null = null;
+    if (key === undefined) {
+      key = this.newId();
+      setCookie = `${stickiness.cookie}=${key}; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax`;
+    }
+    const assignment = assign(view.state, view.overrides, key, this.clock.now(), requested ?? null);
+    const pool = route.pools.get(assignment.version) ?? route.pools.get(view.state.stable);
+    if (pool === undefined) {
+      const detail = `rollout state of ${route.name} names version ${assignment.version}, which the config does not define`;
+      return { ok: false, code: 'SY_ERR_UPSTREAM_CONNECT', detail, service: route.name };
+    }
+    return { ok: true, route, pool, reason: assignment.reason, setCookie };
+  }
+}

@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { ServiceCatalog } from './app/catalog.js';
+import { systemClock, type Clock } from './app/clock.js';
+import { RolloutCommands } from './app/commands.js';
+import type { Logger } from './app/logger.js';
+import { RoutingTable } from './app/routing-table.js';
+import type { Store } from './app/store.js';
+import type { Config } from './config/schema.js';
+import { createAdminApp } from './http/admin/app.js';
+import { Resolver } from './http/proxy/resolve.js';
+import { createProxyServer } from './http/proxy/server.js';
+import { MemoryStore } from './store/memory/memory-store.js';
+import { createRedisStore } from './store/redis/connect.js';
+
+export interface GatewayOptions {
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Sticky keys and request ids; tests pass a seeded one. */
+  readonly newId?: () => string;
+  /** Re-read of every service's state, the backstop for lost change messages. */
+  readonly resyncMs?: number;
+  /** Ports to listen on instead of the config's (tests pass 0). */
+  readonly proxyPort?: number;
+  readonly adminPort?: number;
+}
+
+export interface Gateway {
+  readonly proxyUrl: string;
+  readonly adminUrl: string;
+  readonly store: Store;
+  readonly commands: RolloutCommands;
+  readonly routing: RoutingTable;
+  close(): Promise<void>;
+}
+
+const DEFAULT_RESYNC_MS = 5_000;
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.log.level, base: { app: 'switchyard' } });
+}
+
+export function createStore(config: Config, log: Logger): Store {
+  const redis = config.store.redis;
+  return redis === undefined ? new MemoryStore() : createRedisStore(redis, log);
+}
+
+/** The one place that wires adapters to the app, then listens. */
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config);
+  const newId = options.newId ?? randomUUID;
+  const catalog = new ServiceCatalog(config.services);
+  const store = createStore(config, log);
+  const commands = new RolloutCommands(store, catalog, clock);
+  const routing = new RoutingTable(store, catalog, clock, log);
+  await routing.start(await commands.seed(), options.resyncMs ?? DEFAULT_RESYNC_MS);
+
+  const proxy = createProxyServer(new Resolver(config.services, routing, clock, newId), log);
+  const admin = createServer(
+    createAdminApp({ commands, routing, catalog, clock, log, tokens: config.admin.tokens, audit: (q) => store.readAudit(q) }),
+  );
+  const proxyUrl = await listen(proxy.server, config.proxy.listen.host, options.proxyPort ?? config.proxy.listen.port);
+  const adminUrl = await listen(admin, config.admin.listen.host, options.adminPort ?? config.admin.listen.port);
+  log.info({ proxy: proxyUrl, admin: adminUrl, store: store.kind, services: catalog.names }, 'switchyard listening');
+
+  return {
+    proxyUrl,
+    adminUrl,
+    store,
+    commands,
+    routing,
+    close: async () => {
+      routing.stop();
+      admin.closeAllConnections();
+      await Promise.all([proxy.close(), new Promise((resolve) => admin.close(resolve))]);
+      await store.close();
+    },
+  };
+}
+
+async function listen(server: Server, host: string, port: number): Promise<string> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shown === '0.0.0.0' ? '127.0.0.1' : shown}:${address.port}`;
+}
