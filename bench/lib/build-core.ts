@@ -27,6 +27,9 @@ services:
     rollout:
       stable: v1
       strategy: canary
+      steps:
+        - { weight: 10, bake: 1h }
+        - { weight: 100, bake: 1h }
 `;
 }
 

@@ -82,6 +82,7 @@ export class RoutingTable {
     if (change.type === 'state') {
       const current = this.views.get(change.state.service);
       if (current === undefined || change.state.revision > current.state.revision) {
+        this.refused.delete(change.state.service);
         this.set(change.state.service, change.state, current?.overrides);
       }
       return;
@@ -95,7 +96,7 @@ export class RoutingTable {
       this.refused.delete(service);
       const current = this.views.get(service);
       if (state !== null) this.set(service, state, overrides);
-      else if (current !== undefined) this.set(service, current.state, overrides);
+      else if (current !== undefined) this.set(service, await this.restore(current.state), overrides);
     } catch (err) {
       if (isSwitchyardError(err) && err.code === 'SY_ERR_SCHEMA_TOO_NEW') {
         if (!this.refused.has(service)) this.log.error({ service, err: err.message }, 'refusing rollout state from a newer Switchyard');
@@ -104,6 +105,18 @@ export class RoutingTable {
       }
       this.log.warn({ service, err: (err as Error).message }, 'cannot re-read rollout state; routing on the last known state');
     }
+  }
+
+  /**
+   * The store came back empty (a Redis restarted without persistence): put back
+   * the last state this replica knew rather than the config's initial rollout.
+   * Write-if-absent, so with several replicas the first one wins and all agree.
+   */
+  private async restore(known: RolloutState): Promise<RolloutState> {
+    const now = this.clock.now();
+    const reason = 'the store had no state for this service; restored the last state this replica knew';
+    this.log.warn({ service: known.service, revision: known.revision }, reason);
+    return this.store.initState(known, { service: known.service, actor: 'resync', action: 'init', reason, at: now, before: null, after: known });
   }
 
   private set(service: string, state: RolloutState, overrides: readonly Override[] | ReadonlyMap<string, Override> | undefined): void {

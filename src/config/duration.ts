@@ -1,7 +1,7 @@
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
-/** Parses `500ms`, `30s`, `5m`, `1h` to milliseconds; null when the text is not a duration. */
+/** Parses `500ms`, `30s`, `5m`, `1h`, `7d` to milliseconds; null when the text is not a duration. */
 export function parseDuration(text: string): number | null {
   const match = DURATION.exec(text.trim());
   if (match === null) return null;

@@ -27,6 +27,10 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
+/** Node's timers hold at most 2^31-1 ms; longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+const timeout = duration.refine((ms) => ms > 0 && ms <= MAX_TIMER_MS, { message: 'must be more than 0ms and at most 596h' });
+
 const percent = z.number().refine(isValidPercent, { message: 'not a percent in 0..100 with at most two decimals' });
 
 /** Names that can sit inside a Redis hash tag and a URL path segment. */
@@ -67,7 +71,7 @@ const service = z
       .record(name, z.strictObject({ targets: z.array(target).min(1, { message: 'needs at least one target' }) }))
       .refine((v) => Object.keys(v).length > 0, { message: 'needs at least one version' }),
     timeouts: z
-      .strictObject({ connect: duration.prefault('2s'), request: duration.prefault('30s') })
+      .strictObject({ connect: timeout.prefault('2s'), request: timeout.prefault('30s') })
       .prefault({ connect: '2s', request: '30s' }),
     rollout: z.strictObject({
       stable: z.string(),
@@ -85,11 +89,12 @@ const service = z
     }
     svc.rollout.steps.forEach((s, i) => {
       const before = svc.rollout.steps[i - 1];
-      if (before !== undefined && s.weightBp < before.weightBp) {
+      if (typeof before?.weightBp === 'number' && typeof s.weightBp === 'number' && s.weightBp < before.weightBp) {
         ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', i, 'weight'], message: 'step weights must not decrease' });
       }
     });
-  });
+    // Run even when a field inside failed, so every problem is reported at once.
+  }, { when: () => true });
 
 const token = z.strictObject({
   name: z.string().min(1),

@@ -19,11 +19,13 @@ export function bucketOf(salt: string, key: string): number {
 }
 
 /** The slice of rollout state that assignment reads. */
-export type AssignmentState = Pick<RolloutState, 'stable' | 'candidate' | 'weightBp' | 'salt'>;
+export type AssignmentState = Pick<RolloutState, 'stable' | 'candidate' | 'weightBp' | 'salt' | 'phase'>;
 
 /**
  * Which version serves `key`. Precedence: an explicit (already validated)
- * version request, then a live override, then the bucket.
+ * version request, then a live override, then the bucket. A rollback returns
+ * everyone to stable at once, so overrides pinning the rolled-back candidate
+ * stop counting until it is started again.
  * The user goes to the candidate when bucket < weight, so raising the weight
  * only ever moves users from stable to candidate.
  */
@@ -36,7 +38,8 @@ export function assign(
 ): Assignment {
   if (requested !== null) return { version: requested, reason: 'header', bucket: null };
   const override = overrides.get(key);
-  if (override !== undefined && isLive(override, now)) return { version: override.version, reason: 'override', bucket: null };
+  const rolledBack = state.phase === 'rolled_back' && override?.version === state.candidate;
+  if (override !== undefined && isLive(override, now) && !rolledBack) return { version: override.version, reason: 'override', bucket: null };
   if (state.candidate === null) return { version: state.stable, reason: 'stable', bucket: null };
   const bucket = bucketOf(state.salt, key);
   return { version: bucket < state.weightBp ? state.candidate : state.stable, reason: 'bucket', bucket };

@@ -18,6 +18,7 @@ export const ERRORS = {
   SY_ERR_UPSTREAM_CONNECT: { status: 502, title: 'Upstream unreachable' },
   SY_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   SY_ERR_CONFIG: { status: 500, title: 'Invalid configuration' },
+  SY_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

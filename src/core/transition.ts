@@ -95,6 +95,8 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
   if (strategy === 'canary' && steps.length === 0) {
     return refuse(command, state, 'has no canary steps; give steps in the command or the config', 'SY_ERR_VALIDATION');
   }
+  const badStep = invalidStep(steps);
+  if (badStep !== null) return refuse(command, state, badStep, 'SY_ERR_VALIDATION');
   const weightBp = strategy === 'canary' ? (steps[0]?.weightBp ?? 0) : 0;
   return {
     ok: true,
@@ -114,8 +116,22 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
   };
 }
 
+/** The plan's invariants live here, whoever the caller: integer weights in range, not decreasing, bake ≥ 0. */
+function invalidStep(steps: readonly Step[]): string | null {
+  for (const [i, step] of steps.entries()) {
+    if (!Number.isInteger(step.weightBp) || step.weightBp < 0 || step.weightBp > MAX_WEIGHT_BP) {
+      return `got step ${i} weight ${step.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`;
+    }
+    if (!Number.isFinite(step.bakeMs) || step.bakeMs < 0) return `got step ${i} bake ${step.bakeMs} ms, not a duration`;
+    const before = steps[i - 1];
+    if (before !== undefined && step.weightBp < before.weightBp) return `got step ${i} weight lower than step ${i - 1}; weights must not decrease`;
+  }
+  return null;
+}
+
 function setWeight(state: RolloutState, command: Extract<RolloutCommand, { type: 'set-weight' }>): TransitionResult {
-  if (state.candidate === null || !isActive(state)) return refuse(command, state, 'has no candidate');
+  if (state.candidate === null) return refuse(command, state, 'has no candidate');
+  if (!isActive(state)) return refuse(command, state, `has no rollout in progress (${state.phase})`);
   if (state.strategy === 'blue-green') return refuse(command, state, 'runs blue-green, which moves traffic with switch, not weights');
   if (!Number.isInteger(command.weightBp) || command.weightBp < 0 || command.weightBp > MAX_WEIGHT_BP) {
     return refuse(command, state, `got weight ${command.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`, 'SY_ERR_VALIDATION');
@@ -133,5 +149,5 @@ function switchColour(state: RolloutState, command: RolloutCommand): TransitionR
     return { ok: true, state: { ...state, weightBp: state.weightBp === MAX_WEIGHT_BP ? 0 : MAX_WEIGHT_BP } };
   }
   if (state.previous === null) return refuse(command, state, 'has no previous version to switch back to');
-  return { ok: true, state: { ...state, stable: state.previous, previous: state.stable, weightBp: 0, phase: 'stable' } };
+  return { ok: true, state: { ...state, stable: state.previous, previous: state.stable, candidate: null, weightBp: 0, phase: 'stable' } };
 }

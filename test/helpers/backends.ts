@@ -62,7 +62,7 @@ export async function startBackend(name: string): Promise<TestBackend> {
         return;
       }
       const text = JSON.stringify({ backend: name, body });
-      res.writeHead(200, { 'content-type': 'application/json', 'keep-alive': 'timeout=5', 'x-backend': name, 'set-cookie': 'b=1' });
+      res.writeHead(200, { 'content-type': 'application/json', 'keep-alive': 'timeout=99', 'x-backend': name, 'set-cookie': 'b=1' });
       res.end(text);
     });
   });

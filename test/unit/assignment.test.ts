@@ -10,7 +10,7 @@ const NOW = 1_700_000_000_000;
 const NO_OVERRIDES: ReadonlyMap<string, Override> = new Map();
 
 function canary(weightBp: number, salt = 'fraud-scorer:v2'): AssignmentState {
-  return { stable: 'v1', candidate: 'v2', weightBp, salt };
+  return { stable: 'v1', candidate: 'v2', weightBp, salt, phase: 'progressing' };
 }
 
 function override(key: string, version: string, expiresAt: number): Override {
@@ -171,7 +171,7 @@ describe('assign', () => {
     fc.assert(
       fc.property(salt, key, weight, fc.integer(), (s, k, w, now) => {
         const first = assign(canary(w, s), NO_OVERRIDES, k, now);
-        const again = assign({ stable: 'v1', candidate: 'v2', weightBp: w, salt: `${s}` }, new Map(), `${k}`, now + 1);
+        const again = assign({ stable: 'v1', candidate: 'v2', weightBp: w, salt: `${s}`, phase: 'progressing' }, new Map(), `${k}`, now + 1);
         expect(again).toEqual(first);
       }),
     );
@@ -248,8 +248,19 @@ describe('assign', () => {
 
   test('an override applies also when the service has no candidate', () => {
     const overrides = new Map([['alice', override('alice', 'v2', NOW + 60_000)]]);
-    const state: AssignmentState = { stable: 'v1', candidate: null, weightBp: 0, salt: 'fraud-scorer' };
+    const state: AssignmentState = { stable: 'v1', candidate: null, weightBp: 0, salt: 'fraud-scorer', phase: 'stable' };
     expect(assign(state, overrides, 'alice', NOW)).toEqual({ version: 'v2', reason: 'override', bucket: null });
+  });
+
+  test('a rollback returns users pinned to the rolled-back candidate to stable, other pins still count', () => {
+    const overrides = new Map([
+      ['alice', override('alice', 'v2', NOW + 60_000)],
+      ['bob', override('bob', 'v1', NOW + 60_000)],
+    ]);
+    const rolledBack: AssignmentState = { stable: 'v1', candidate: 'v2', weightBp: 0, salt: 'fraud-scorer:v2', phase: 'rolled_back' };
+    expect(assign(rolledBack, overrides, 'alice', NOW).version).toBe('v1');
+    expect(assign(rolledBack, overrides, 'bob', NOW)).toEqual({ version: 'v1', reason: 'override', bucket: null });
+    expect(assign({ ...rolledBack, phase: 'progressing' }, overrides, 'alice', NOW)).toEqual({ version: 'v2', reason: 'override', bucket: null });
   });
 
   test('an override pins only its own key', () => {
@@ -269,7 +280,7 @@ describe('assign', () => {
   test('with no candidate every key gets stable with reason "stable" and no bucket', () => {
     fc.assert(
       fc.property(key, weight, (k, w) => {
-        const state: AssignmentState = { stable: 'v1', candidate: null, weightBp: w, salt: 'fraud-scorer' };
+        const state: AssignmentState = { stable: 'v1', candidate: null, weightBp: w, salt: 'fraud-scorer', phase: 'stable' };
         expect(assign(state, NO_OVERRIDES, k, NOW)).toEqual({ version: 'v1', reason: 'stable', bucket: null });
       }),
     );

@@ -121,7 +121,7 @@ const MATRIX: ReadonlyArray<readonly [string, RolloutCommand, Expectation]> = [
   ['rolled_back', START_V2, {
     accepted: { candidate: 'v2', phase: 'progressing', weightBp: 500, stepIndex: 0, salt: 'fraud-scorer:v2', startedAt: NOW, stepStartedAt: NOW },
   }],
-  ['rolled_back', SET_WEIGHT, { code: ILLEGAL, message: 'cannot set weight: service fraud-scorer has no candidate' }],
+  ['rolled_back', SET_WEIGHT, { code: ILLEGAL, message: 'cannot set weight: service fraud-scorer has no rollout in progress (rolled_back)' }],
   ['rolled_back', PAUSE, { code: ILLEGAL, message: msg('pause', 'is rolled_back, not progressing') }],
   ['rolled_back', RESUME, { code: ILLEGAL, message: msg('resume', 'is rolled_back, not paused') }],
   ['rolled_back', PROMOTE, { code: ILLEGAL, message: msg('promote', 'has no rollout in progress') }],

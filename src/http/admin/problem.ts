@@ -1,42 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from '../../app/logger.js';
-import { ERRORS, isSwitchyardError, type ErrorCode } from '../../core/errors.js';
+import { isSwitchyardError } from '../../core/errors.js';
+import { problem, PROBLEM_TYPE, type Problem } from '../problem.js';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-/**
- * Errors the admin API reports that have no home in the core registry: they are
- * about HTTP itself, not the product's domain.
- */
-const HTTP_ONLY = {
-  SY_ERR_INTERNAL: { status: 500, title: 'Internal error' },
-} as const;
-
-type ProblemCode = ErrorCode | keyof typeof HTTP_ONLY;
-
-/** RFC 9457 problem details, with the stable Switchyard code beside them. */
-export interface Problem {
-  readonly type: string;
-  readonly title: string;
-  readonly status: number;
-  readonly code: string;
-  readonly detail: string;
-  readonly [extra: string]: unknown;
-}
-
-const RESERVED = new Set(['type', 'title', 'status', 'code', 'detail']);
 /** Paths echoed in a 404 are cut here so a long URL does not bloat the answer. */
 const MAX_ECHO = 200;
 
-export function problem(code: ProblemCode, detail: string, details: Readonly<Record<string, unknown>> = {}): Problem {
-  const { status, title } = code in ERRORS ? ERRORS[code as ErrorCode] : HTTP_ONLY[code as keyof typeof HTTP_ONLY];
-  const extra = Object.fromEntries(Object.entries(details).filter(([key]) => !RESERVED.has(key)));
-  return { type: `urn:switchyard:problem:${code}`, title, status, code, detail, ...extra };
-}
+/** Seconds a client should wait before retrying while the store is unreachable. */
+const RETRY_AFTER_S = 5;
 
 export function sendProblem(res: Response, body: Problem): void {
-  res.status(body.status).type(PROBLEM_CONTENT_TYPE).json(body);
+  if (body.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_S));
+  res.status(body.status).type(PROBLEM_TYPE).json(body);
 }
 
 /** Unknown routes answer like every other error, never with express's HTML page. */

@@ -38,7 +38,8 @@ export function servicesRouter(deps: AdminDeps): Router {
       version: assignment.version,
       reason: assignment.reason,
       explanation: explain(read.state, assignment, query.key),
-      bucket: bucketOf(read.state.salt, query.key),
+      // The bucket means something only while a candidate is out; the next rollout gets a new salt.
+      bucket: read.state.candidate === null ? null : bucketOf(read.state.salt, query.key),
       weight: bpToPercent(read.state.weightBp),
       weightBp: read.state.weightBp,
       salt: read.state.salt,

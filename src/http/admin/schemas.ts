@@ -10,9 +10,9 @@ import { isValidPercent, percentToBp } from '../../core/weight.js';
  */
 
 const WEIGHT = 'must be a percent 0..100 with at most two decimals';
-const DURATION = 'must be a duration like 500ms, 30s, 5m or 1h';
+const DURATION = 'must be a duration like 500ms, 30s, 5m, 1h or 7d';
 const HOUR_MS = 3_600_000;
-export const DEFAULT_OVERRIDE_TTL = '168h';
+export const DEFAULT_OVERRIDE_TTL = '7d';
 export const MAX_OVERRIDE_TTL_MS = 720 * HOUR_MS;
 export const MAX_AUDIT_LIMIT = 500;
 export const DEFAULT_AUDIT_LIMIT = 50;

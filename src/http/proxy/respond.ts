@@ -20,7 +20,7 @@ export function sendProblem(
     [REQUEST_ID_HEADER]: requestId,
   };
   if (version !== null) headers[VERSION_HEADER] = version;
-  res.writeHead(doc.status as number, headers);
+  res.writeHead(doc.status, headers);
   res.end(body);
 }
 

@@ -18,7 +18,11 @@ export interface ProxyServer {
  */
 export function createProxyServer(resolver: Resolver, log: Logger): ProxyServer {
   const server = createServer((req, res) => handle(resolver, log, req, res));
+  // Upgraded sockets leave the server's connection tracking; close() ends them.
+  const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const requestId = resolver.requestId(req);
     const routed = resolver.resolve(req);
     if (!routed.ok) {
@@ -38,6 +42,7 @@ export function createProxyServer(resolver: Resolver, log: Logger): ProxyServer 
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        for (const socket of upgraded) socket.destroy();
         destroyPools(resolver.allPools());
       }),
   };

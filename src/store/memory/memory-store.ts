@@ -1,7 +1,7 @@
 import type { AuditEntry, NewAuditEntry } from '../../core/audit.js';
 import { compareAuditIds } from '../../core/audit.js';
 import { isLive, type Override } from '../../core/override.js';
-import type { RolloutState } from '../../core/rollout-state.js';
+import { parseStoredState, type RolloutState } from '../../core/rollout-state.js';
 import type { AuditQuery, CasResult, Store, StoreChange, StoreHealth } from '../../app/store.js';
 
 const UP: StoreHealth = { up: true, reason: null };
@@ -19,19 +19,18 @@ export class MemoryStore implements Store {
   constructor(private readonly auditCap = 10_000) {}
 
   async getState(service: string): Promise<RolloutState | null> {
-    const json = this.states.get(service);
-    return json === undefined ? null : (JSON.parse(json) as RolloutState);
+    return this.read(service);
   }
 
   async initState(state: RolloutState, audit: NewAuditEntry): Promise<RolloutState> {
-    const existing = await this.getState(state.service);
+    const existing = this.read(state.service);
     if (existing !== null) return existing;
     this.write(state, audit);
     return state;
   }
 
   async compareAndSet(expectedRevision: number, next: RolloutState, audit: NewAuditEntry): Promise<CasResult> {
-    const current = await this.getState(next.service);
+    const current = this.read(next.service);
     if (current === null || current.revision !== expectedRevision) return { ok: false, current };
     const auditId = this.write(next, audit);
     return { ok: true, state: next, auditId };
@@ -98,6 +97,12 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.clear();
+  }
+
+  /** Synchronous on purpose: no await may fall between a check and its write, or concurrent writers interleave. */
+  private read(service: string): RolloutState | null {
+    const json = this.states.get(service);
+    return json === undefined ? null : parseStoredState(json);
   }
 
   private write(state: RolloutState, audit: NewAuditEntry): string {

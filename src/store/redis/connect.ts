@@ -1,0 +1,64 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../../app/logger.js';
+import type { RedisConfig } from '../../config/schema.js';
+import { SwitchyardError } from '../../core/errors.js';
+import { RedisStore, type RedisStoreTuning } from './redis-store.js';
+
+export type RedisClient = Redis | Cluster;
+export type ClientRole = 'command' | 'subscriber';
+
+/** A blackholed Redis must not hold an admin write for long: it answers 503 after this. */
+const COMMAND_TIMEOUT_MS = 2_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+
+/** Reconnects forever, 100 ms, 200 ms, 400 ms, ... capped at 1 s, so a returning Redis is found within a second. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(100 * 2 ** Math.max(0, attempt - 1), 1_000);
+}
+
+function clientOptions(role: ClientRole): RedisOptions {
+  return {
+    connectionName: `switchyard-${role}`,
+    // Fail fast while disconnected: an admin write answers 503 at once instead of
+    // waiting in a queue, and the proxy keeps routing on what it knew (fail-static).
+    enableOfflineQueue: false,
+    // A command in flight when the connection drops fails with it and is never
+    // replayed after the reconnect: its caller has already been told it failed.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    // The store resubscribes itself on every 'ready', so it knows when the subscription is live again.
+    autoResubscribe: false,
+    // Only for commands: a subscription legitimately waits forever for messages.
+    ...(role === 'command' ? { commandTimeout: COMMAND_TIMEOUT_MS } : {}),
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: reconnectDelayMs,
+    // After a Sentinel failover the old master turns replica: reconnect to find the new one.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+}
+
+/** One ioredis client for a standalone URL, a Sentinel group or a Cluster, as configured. */
+export function createRedisClient(config: RedisConfig, role: ClientRole): RedisClient {
+  const options = clientOptions(role);
+  const given = [config.url, config.sentinels, config.cluster].filter((v) => v !== undefined).length;
+  if (given !== 1) {
+    throw new SwitchyardError('SY_ERR_CONFIG', 'store.redis: give exactly one of url, sentinels (with name) or cluster');
+  }
+  if (config.url !== undefined) return new Redis(config.url, options);
+  if (config.sentinels !== undefined) {
+    if (config.name === undefined) throw new SwitchyardError('SY_ERR_CONFIG', 'store.redis.name: required with sentinels (the master group name)');
+    return new Redis({ ...options, sentinels: config.sentinels, name: config.name, sentinelRetryStrategy: reconnectDelayMs });
+  }
+  return new Cluster(config.cluster ?? [], {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: reconnectDelayMs,
+    redisOptions: options,
+  });
+}
+
+/** The Redis store as configured: one connection for commands, one for change messages. */
+export function createRedisStore(config: RedisConfig, log: Logger, tuning: RedisStoreTuning = {}): RedisStore {
+  const client = createRedisClient(config, 'command');
+  const subscriber = createRedisClient(config, 'subscriber');
+  return new RedisStore({ client, subscriber, keyPrefix: config.keyPrefix, log, ...tuning });
+}

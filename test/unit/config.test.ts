@@ -1,0 +1,311 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { isSwitchyardError, type SwitchyardError } from '../../src/core/errors.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/config/', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../../config/example.yaml', import.meta.url));
+const fixture = (name: string) => `${FIXTURES}${name}`;
+
+/** The environment the fixtures are loaded with: never the test runner's own. */
+const FIXTURE_ENV = { SY_TEST_OPERATOR_TOKEN: 'operator-token-from-env' } as const;
+
+function refusal(load: () => Config): SwitchyardError {
+  try {
+    load();
+  } catch (err) {
+    if (isSwitchyardError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+function problemsOf(err: SwitchyardError): string[] {
+  const problems = err.details?.['problems'];
+  if (!Array.isArray(problems)) throw new Error(`no problem list in: ${err.message}`);
+  return problems.map(String);
+}
+
+const sorted = (lines: readonly string[]) => [...lines].sort();
+
+/** A valid service block, for inline configs. */
+const SERVICE = `
+services:
+  fraud-scorer:
+    match: { pathPrefix: /fraud }
+    versions:
+      v1: { targets: ["http://127.0.0.1:9001"] }
+      v2: { targets: ["http://127.0.0.1:9002"] }
+    rollout: { stable: v1, steps: [ { weight: 10, bake: 1m } ] }
+`;
+
+describe('config/example.yaml', () => {
+  test('parses with an empty environment, every ${VAR:-default} falling back to its default', () => {
+    const config = loadConfig(EXAMPLE, {});
+    expect(config.proxy.listen).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.admin.listen).toEqual({ host: '127.0.0.1', port: 8081 });
+    expect(config.admin.tokens).toEqual([
+      { name: 'ops', token: 'dev-operator-token-change-me', role: 'operator' },
+      { name: 'viewer', token: 'dev-read-token-change-me', role: 'read' },
+    ]);
+    expect(config.store.redis).toBeUndefined();
+    expect(Object.keys(config.services)).toEqual(['fraud-scorer']);
+  });
+
+  test('takes admin tokens from the environment when the variables are set', () => {
+    const config = loadConfig(EXAMPLE, { SWITCHYARD_ADMIN_TOKEN: 'token-from-the-environment' });
+    expect(config.admin.tokens[0]?.token).toBe('token-from-the-environment');
+    expect(config.admin.tokens[1]?.token).toBe('dev-read-token-change-me');
+  });
+
+  test('turns step weights into basis points and durations into milliseconds', () => {
+    const service = loadConfig(EXAMPLE, {}).services['fraud-scorer'];
+    expect(service?.rollout).toEqual({
+      stable: 'v1',
+      strategy: 'canary',
+      steps: [
+        { weightBp: 500, bakeMs: 60_000 },
+        { weightBp: 2_500, bakeMs: 120_000 },
+        { weightBp: 5_000, bakeMs: 120_000 },
+        { weightBp: 10_000, bakeMs: 60_000 },
+      ],
+    });
+    expect(service?.timeouts).toEqual({ connect: 2_000, request: 30_000 });
+    expect(service?.versions).toEqual({ v1: { targets: ['http://127.0.0.1:9001'] }, v2: { targets: ['http://127.0.0.1:9002'] } });
+    expect(service?.match).toEqual({ pathPrefix: '/fraud' });
+    expect(service?.stickiness).toEqual({ header: 'x-user-id', cookie: 'sy_uid' });
+  });
+
+  test('the result is deeply frozen: no part of the config can be changed after loading', () => {
+    const config = loadConfig(EXAMPLE, {});
+    const service = config.services['fraud-scorer'];
+    if (service === undefined) throw new Error('fraud-scorer missing');
+    for (const part of [config, config.proxy, config.admin.tokens, config.services, service, service.versions, service.rollout.steps, service.rollout.steps[0]]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    expect(() => {
+      (service.rollout as { stable: string }).stable = 'v2';
+    }).toThrow(TypeError);
+    expect(() => {
+      (service.versions['v1']?.targets as string[]).push('http://evil:80');
+    }).toThrow(TypeError);
+    expect(service.rollout.stable).toBe('v1');
+  });
+});
+
+describe('valid fixtures', () => {
+  const valid = readdirSync(FIXTURES).filter((f) => f.startsWith('valid-') && f.endsWith('.yaml'));
+
+  test('there are valid fixtures to check', () => {
+    expect(valid).toEqual(expect.arrayContaining(['valid-minimal.yaml', 'valid-full.yaml']));
+  });
+
+  test.each(valid)('%s parses', (file) => {
+    const config = loadConfig(fixture(file), FIXTURE_ENV);
+    expect(Object.keys(config.services).length).toBeGreaterThan(0);
+  });
+
+  test('a minimal config gets the documented defaults', () => {
+    const config = loadConfig(fixture('valid-minimal.yaml'), {});
+    expect(config.proxy.listen).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 8081 }, tokens: [] });
+    expect(config.store).toEqual({});
+    expect(config.log).toEqual({ level: 'info' });
+    expect(config.services['fraud-scorer']).toEqual({
+      match: { pathPrefix: '/' },
+      stickiness: { cookie: 'sy_uid' },
+      versions: { v1: { targets: ['http://127.0.0.1:9001'] } },
+      timeouts: { connect: 2_000, request: 30_000 },
+      rollout: { stable: 'v1', strategy: 'canary', steps: [] },
+    });
+  });
+
+  test('a full config keeps every field: IPv6 listen, host match, sentinels, decimal weights, sub-second durations', () => {
+    const config = loadConfig(fixture('valid-full.yaml'), FIXTURE_ENV);
+    expect(config.proxy.listen).toEqual({ host: '::1', port: 18080 });
+    expect(config.admin.tokens).toEqual([
+      { name: 'ops', token: 'operator-token-from-env', role: 'operator' },
+      { name: 'viewer', token: 'read-token-from-the-file', role: 'read' },
+    ]);
+    expect(config.store.redis).toEqual({
+      sentinels: [{ host: 'sentinel-a', port: 26379 }, { host: 'sentinel-b', port: 26379 }],
+      name: 'mymaster',
+      keyPrefix: 'sy-test',
+    });
+    expect(config.log.level).toBe('warn');
+    const fraud = config.services['fraud-scorer'];
+    expect(fraud?.match).toEqual({ pathPrefix: '/fraud', host: 'models.example.com' });
+    expect(fraud?.stickiness).toEqual({ header: 'x-user-id', cookie: 'fraud_uid' });
+    expect(fraud?.timeouts).toEqual({ connect: 500, request: 1_500 });
+    expect(fraud?.versions['v1']?.targets).toEqual(['http://10.0.0.1:9001', 'http://10.0.0.2:9001']);
+    expect(fraud?.rollout.steps).toEqual([
+      { weightBp: 50, bakeMs: 30_000 },
+      { weightBp: 1_225, bakeMs: 60_000 },
+      { weightBp: 1_225, bakeMs: 3_600_000 },
+      { weightBp: 10_000, bakeMs: 250 },
+    ]);
+    expect(config.services['ranker']?.rollout).toEqual({ stable: 'blue', strategy: 'blue-green', steps: [] });
+  });
+});
+
+/** Each invalid fixture and the exact problems it must report (order free). */
+const INVALID: Record<string, readonly string[]> = {
+  'invalid-target-url.yaml': ['services.fraud-scorer.versions.v2.targets[0]: not a URL (got "127.0.0.1 port 9002")'],
+  'invalid-target-path.yaml': [
+    'services.fraud-scorer.versions.v1.targets[0]: give an origin like http://host:port; the request path is forwarded unchanged (got "http://127.0.0.1:9001/predict")',
+  ],
+  'invalid-target-https.yaml': ['services.fraud-scorer.versions.v1.targets[1]: only http:// targets are supported (got "https://127.0.0.1:9443")'],
+  'invalid-no-targets.yaml': ['services.fraud-scorer.versions.v2.targets: needs at least one target'],
+  'invalid-unknown-field.yaml': ['services.fraud-scorer.rollout: Unrecognized key: "stratgey"'],
+  'invalid-unknown-top-level.yaml': ['(root): Unrecognized key: "metrics"'],
+  'invalid-stable-unknown.yaml': ['services.fraud-scorer.rollout.stable: names no version of this service (versions: v1, v2)'],
+  'invalid-missing-env.yaml': ['store.redis.url: environment variable SY_TEST_UNSET_REDIS_HOST is not set'],
+  'invalid-decreasing-steps.yaml': ['services.fraud-scorer.rollout.steps[2].weight: step weights must not decrease'],
+  'invalid-bad-duration.yaml': ['services.fraud-scorer.rollout.steps[0].bake: not a duration like 500ms, 30s, 5m or 1h (got "5 minutes")'],
+  'invalid-weight.yaml': [
+    'services.fraud-scorer.rollout.steps[0].weight: not a percent in 0..100 with at most two decimals',
+    'services.fraud-scorer.rollout.steps[1].weight: not a percent in 0..100 with at most two decimals',
+  ],
+  'invalid-listen.yaml': ['admin.listen: not a host:port address (got "8081")'],
+  'invalid-listen-port.yaml': ['proxy.listen: not a host:port address (got "0.0.0.0:80800")'],
+  'invalid-short-token.yaml': ['admin.tokens[0].token: too short: use at least 16 characters'],
+  'invalid-path-prefix.yaml': ['services.fraud-scorer.match.pathPrefix: must start with "/"'],
+  'invalid-no-services.yaml': ['services: needs at least one service'],
+  'invalid-three-problems.yaml': [
+    'admin.tokens[0].token: too short: use at least 16 characters',
+    'services.fraud-scorer.versions.v2.targets[0]: not a URL (got "not a url")',
+    'services.fraud-scorer.rollout.stable: names no version of this service (versions: v1, v2)',
+  ],
+};
+
+/** Invalid fixtures whose problem is the field path alone (zod's own wording after it). */
+const INVALID_PATH_ONLY: Record<string, string> = {
+  'invalid-role.yaml': 'admin.tokens[0].role: ',
+  'invalid-bad-timeout.yaml': 'services.fraud-scorer.timeouts.request: ',
+  // The proxy arms setTimeout with these: 0 fails every request, and past 2^31-1 ms Node clamps the timer to 1 ms.
+  'invalid-timeout-zero.yaml': 'services.fraud-scorer.timeouts.connect: ',
+  'invalid-timeout-overflow.yaml': 'services.fraud-scorer.timeouts.request: ',
+};
+
+/** Fixtures that are not YAML at all. */
+const NOT_YAML: Record<string, RegExp> = {
+  'invalid-yaml.yaml': /invalid-yaml\.yaml: not valid YAML: .*line 4, column 5/,
+  'invalid-duplicate-key.yaml': /invalid-duplicate-key\.yaml: not valid YAML: Map keys must be unique at line 7/,
+};
+
+describe('invalid fixtures', () => {
+  test('every invalid-*.yaml fixture has an expectation in this file, and every expectation a fixture', () => {
+    const files = readdirSync(FIXTURES).filter((f) => f.startsWith('invalid-'));
+    expect(sorted(files)).toEqual(sorted([...Object.keys(INVALID), ...Object.keys(INVALID_PATH_ONLY), ...Object.keys(NOT_YAML)]));
+  });
+
+  test.each(Object.entries(INVALID))('%s is refused naming each bad field', (file, expected) => {
+    const err = refusal(() => loadConfig(fixture(file), FIXTURE_ENV));
+    expect(err.code).toBe('SY_ERR_CONFIG');
+    expect(err.status).toBe(500);
+    expect(err.message.startsWith(`${fixture(file)} is invalid:\n`)).toBe(true);
+    for (const line of expected) expect(err.message).toContain(`\n  ${line}`);
+    expect(sorted(problemsOf(err))).toEqual(sorted(expected));
+  });
+
+  test.each(Object.entries(INVALID_PATH_ONLY))('%s is refused naming the field', (file, prefix) => {
+    const problems = problemsOf(refusal(() => loadConfig(fixture(file), FIXTURE_ENV)));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.startsWith(prefix)).toBe(true);
+  });
+
+  test.each(Object.entries(NOT_YAML))('%s is refused as malformed YAML with the file and line', (file, pattern) => {
+    const err = refusal(() => loadConfig(fixture(file), FIXTURE_ENV));
+    expect(err.code).toBe('SY_ERR_CONFIG');
+    expect(err.message).toMatch(pattern);
+  });
+
+  test('a file that cannot be read is refused with its name', () => {
+    const err = refusal(() => loadConfig(fixture('no-such-file.yaml'), {}));
+    expect(err.code).toBe('SY_ERR_CONFIG');
+    expect(err.message).toContain(`cannot read config file ${fixture('no-such-file.yaml')}`);
+  });
+});
+
+describe('parseConfig', () => {
+  test('reports every independent problem at once, across sections and services', () => {
+    const text = `
+proxy: { listen: "nowhere" }
+admin: { listen: "127.0.0.1:99999", tokens: [ { name: ops, token: "\${SY_TEST_UNSET_TOKEN}", role: operator } ] }
+services:
+  fraud-scorer:
+    match: { pathPrefix: /fraud }
+    versions:
+      v1: { targets: ["http://127.0.0.1:9001"] }
+    rollout: { stable: v1, steps: [ { weight: 10, bake: soon } ] }
+  ranker:
+    match: { pathPrefix: /rank }
+    versions:
+      v1: { targets: ["ftp://files"] }
+    rollout: { stable: v1 }
+`;
+    const problems = problemsOf(refusal(() => parseConfig(text, {})));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'proxy.listen: not a host:port address (got "nowhere")',
+        'admin.listen: not a host:port address (got "127.0.0.1:99999")',
+        'admin.tokens[0].token: environment variable SY_TEST_UNSET_TOKEN is not set',
+        'services.fraud-scorer.rollout.steps[0].bake: not a duration like 500ms, 30s, 5m or 1h (got "soon")',
+        'services.ranker.versions.v1.targets[0]: only http:// targets are supported (got "ftp://files")',
+      ]),
+    );
+  });
+
+  test('reads only the environment it is given, never process.env', () => {
+    expect(process.env['PATH']).toBeDefined();
+    const text = `store: { redis: { url: "redis://\${PATH}:6379" } }\n${SERVICE}`;
+    expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual(['store.redis.url: environment variable PATH is not set']);
+  });
+
+  test('an environment variable set to the empty string counts as unset', () => {
+    const required = `store: { redis: { url: "redis://\${SY_HOST}:6379" } }\n${SERVICE}`;
+    expect(problemsOf(refusal(() => parseConfig(required, { SY_HOST: '' })))).toEqual([
+      'store.redis.url: environment variable SY_HOST is not set',
+    ]);
+    const withDefault = `store: { redis: { url: "redis://\${SY_HOST:-cache}:6379" } }\n${SERVICE}`;
+    expect(parseConfig(withDefault, { SY_HOST: '' }).store.redis?.url).toBe('redis://cache:6379');
+    expect(parseConfig(withDefault, { SY_HOST: 'redis-0' }).store.redis?.url).toBe('redis://redis-0:6379');
+  });
+
+  test('substitutes several references in one string and names every missing one', () => {
+    const text = `store: { redis: { url: "redis://\${SY_HOST}:\${SY_PORT}" } }\n${SERVICE}`;
+    expect(parseConfig(text, { SY_HOST: 'r', SY_PORT: '6380' }).store.redis?.url).toBe('redis://r:6380');
+    expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual([
+      'store.redis.url: environment variable SY_HOST is not set',
+      'store.redis.url: environment variable SY_PORT is not set',
+    ]);
+  });
+
+  test('an empty file is refused because it has no services', () => {
+    expect(problemsOf(refusal(() => parseConfig('', {})))).toEqual([
+      expect.stringMatching(/^services: /),
+    ]);
+  });
+
+  test('a service name that cannot sit in a Redis hash tag or URL path is refused by its path', () => {
+    const text = SERVICE.replace('fraud-scorer:', '"fraud scorer":');
+    const problems = problemsOf(refusal(() => parseConfig(text, {})));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.startsWith('services.fraud scorer: ')).toBe(true);
+  });
+
+  test('an unknown field in a token is refused, not ignored', () => {
+    const text = `admin: { tokens: [ { name: ops, token: "a-long-enough-operator-token", role: operator, roles: [admin] } ] }\n${SERVICE}`;
+    expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual(['admin.tokens[0]: Unrecognized key: "roles"']);
+  });
+
+  test('equal consecutive step weights are allowed (a longer bake at the same weight)', () => {
+    const text = SERVICE.replace('steps: [ { weight: 10, bake: 1m } ]', 'steps: [ { weight: 10, bake: 1m }, { weight: 10, bake: 5m } ]');
+    expect(parseConfig(text, {}).services['fraud-scorer']?.rollout.steps).toEqual([
+      { weightBp: 1_000, bakeMs: 60_000 },
+      { weightBp: 1_000, bakeMs: 300_000 },
+    ]);
+  });
+});
