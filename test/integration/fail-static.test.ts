@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/main.js';
+import { startBackend, type TestBackend } from '../helpers/backends.js';
+import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+
+const SERVICE = 'fraud-scorer';
+
+/** Steady traffic through the given gateways until stopped; counts failures. */
+function traffic(gateways: readonly Gateway[]) {
+  let stopped = false;
+  const counts = { sent: 0, failed: 0, byVersion: new Map<string, number>() };
+  const workers = Array.from({ length: 8 }, async (_, w) => {
+    for (let i = 0; !stopped; i++) {
+      const gateway = gateways[(w + i) % gateways.length] as Gateway;
+      counts.sent++;
+      try {
+        const res = await fetch(`${gateway.proxyUrl}/fraud/score`, { method: 'POST', body: '{}', headers: { 'x-user-id': `u${w}-${i % 50}` } });
+        await res.arrayBuffer();
+        if (res.status !== 200) counts.failed++;
+        const v = res.headers.get('x-model-version') ?? '?';
+        counts.byVersion.set(v, (counts.byVersion.get(v) ?? 0) + 1);
+      } catch {
+        counts.failed++;
+      }
+    }
+  });
+  return {
+    counts,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(workers);
+      return counts;
+    },
+  };
+}
+
+describe('Redis killed under traffic', () => {
+  let redis: RedisServer;
+  let v1: TestBackend;
+  let v2: TestBackend;
+  let gateways: Gateway[];
+
+  beforeAll(async () => {
+    [redis, v1, v2] = await Promise.all([startRedis(), startBackend('v1'), startBackend('v2')]);
+    const yaml = configYaml({ v1: [v1.url], v2: [v2.url] }, `store: { redis: { url: "${redis.url}" } }`);
+    gateways = [await startTestGateway(yaml, { resyncMs: 500 }), await startTestGateway(yaml, { resyncMs: 500 })];
+  });
+
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.close()));
+    await Promise.all([redis.stop(), v1.close(), v2.close()]);
+  });
+
+  it('keeps routing on the last known state, refuses writes with 503, and resynchronises when Redis returns', async () => {
+    const [a, b] = gateways as [Gateway, Gateway];
+    await admin(a, 'POST', `/api/v1/services/${SERVICE}/rollout`, { candidate: 'v2' });
+    await admin(a, 'POST', `/api/v1/services/${SERVICE}/weight`, { weight: 30 });
+    await expect.poll(() => b.routing.view(SERVICE)?.state.weightBp).toBe(3000);
+
+    const load = traffic(gateways);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await redis.kill();
+
+    await expect.poll(async () => (await fetch(`${a.adminUrl}/readyz`)).status, { timeout: 3000 }).toBe(503);
+    const ready = (await (await fetch(`${b.adminUrl}/readyz`)).json()) as { ready: boolean; problems: string[] };
+    expect(ready.ready).toBe(false);
+    expect(ready.problems.join(' ')).toContain('store unreachable');
+    expect((await fetch(`${a.adminUrl}/healthz`)).status).toBe(200);
+
+    const refused = await admin(a, 'POST', `/api/v1/services/${SERVICE}/weight`, { weight: 60 });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { code: string }).code).toBe('SY_ERR_STORE_UNAVAILABLE');
+    const duringOutage = load.counts.sent;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(load.counts.sent).toBeGreaterThan(duringOutage);
+
+    await redis.restart();
+    await expect.poll(async () => (await fetch(`${a.adminUrl}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+    await expect.poll(async () => (await fetch(`${b.adminUrl}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+
+    // The restarted Redis was empty: the replicas put back the state they knew.
+    const state = (await (await admin(a, 'GET', `/api/v1/services/${SERVICE}`)).json()) as { weight: number; candidate: string };
+    expect(state).toMatchObject({ weight: 30, candidate: 'v2' });
+    // Subscriptions are back: a write through A reaches B without a restart.
+    expect((await admin(a, 'POST', `/api/v1/services/${SERVICE}/weight`, { weight: 60 })).status).toBe(200);
+    await expect.poll(() => b.routing.view(SERVICE)?.state.weightBp, { timeout: 2000 }).toBe(6000);
+
+    const counts = await load.stop();
+    console.log(`fail-static: ${counts.sent} requests through the outage, ${counts.failed} failed`);
+    expect(counts.sent).toBeGreaterThan(100);
+    expect(counts.failed).toBe(0);
+  });
+});
