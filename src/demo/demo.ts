@@ -10,6 +10,8 @@ export interface DemoOptions {
   /** Stop after this long; 0 runs until Ctrl-C. */
   readonly durationMs: number;
   readonly print: (line: string) => void;
+  /** How long each step of the tour lasts before its split is printed. */
+  readonly phaseMs?: number;
 }
 
 const TOKEN = 'demo-operator-token-0123456789';
@@ -62,7 +64,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     ['raise the weight to 50%', '/weight', { weight: 50 }],
     ['roll back', '/rollback', { reason: 'demo: operator rolls back' }],
   ];
-  const phaseMs = 3000;
+  const phaseMs = options.phaseMs ?? 3000;
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   await wait(phaseMs);
   print(`before any rollout  ${describeTally(tally)}`);
