@@ -22,10 +22,23 @@ export interface Step {
 
 export type VerdictResult = 'pass' | 'fail' | 'inconclusive';
 
+/** One figure of a verdict beside the threshold it was judged against. */
+export interface VerdictCheck {
+  readonly name: string;
+  readonly value: number | null;
+  readonly threshold: number;
+  readonly result: VerdictResult;
+  readonly detail: string;
+}
+
 export interface Verdict {
   readonly result: VerdictResult;
+  /** One line an operator reads at 3 a.m. */
   readonly reason: string;
   readonly at: number;
+  /** Hold progression without failing (sample-ratio mismatch, too few data). */
+  readonly hold: boolean;
+  readonly checks: readonly VerdictCheck[];
   readonly figures: Readonly<Record<string, number>>;
 }
 

@@ -250,7 +250,7 @@ describe('transition: canary and blue-green stories', () => {
   test('start clears the last verdict of the previous rollout', () => {
     const withVerdict: RolloutState = {
       ...rolledBack,
-      lastVerdict: { result: 'fail', reason: 'error rate 4% vs 0.5%', at: T0, figures: { candidateErrorRate: 0.04 } },
+      lastVerdict: { result: 'fail', reason: 'error rate 4% vs 0.5%', at: T0, hold: false, checks: [], figures: { candidateErrorRate: 0.04 } },
     };
     expect(accept(withVerdict, START_V2, NOW).lastVerdict).toBeNull();
   });
