@@ -4,7 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-const REQUIRED = [{ binary: 'redis-server', package: 'redis-server' }];
+const REQUIRED = [
+  { binary: 'redis-server', package: 'redis-server' },
+  { binary: 'promtool', package: 'prometheus' },
+];
 
 const onPath = (name) =>
   (process.env.PATH ?? '').split(delimiter).some((dir) => {

@@ -3,16 +3,24 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { hostname } from 'node:os';
+import { AnalysisLoop } from './app/analysis-loop.js';
 import { ServiceCatalog } from './app/catalog.js';
 import { systemClock, type Clock } from './app/clock.js';
 import { RolloutCommands } from './app/commands.js';
+import { Flusher } from './app/flusher.js';
 import type { Logger } from './app/logger.js';
+import type { RequestObserver } from './app/request-observer.js';
 import { RoutingTable } from './app/routing-table.js';
 import type { Store } from './app/store.js';
+import { WindowRecorder } from './app/window-recorder.js';
 import type { Config } from './config/schema.js';
 import { createAdminApp } from './http/admin/app.js';
 import { Resolver } from './http/proxy/resolve.js';
 import { createProxyServer } from './http/proxy/server.js';
+import { Metrics } from './metrics/metrics.js';
+import { transitionKind } from './metrics/transition-kind.js';
+import { WebhookNotifier } from './notifier/webhook-notifier.js';
 import { MemoryStore } from './store/memory/memory-store.js';
 import { createRedisStore } from './store/redis/connect.js';
 
@@ -23,6 +31,8 @@ export interface GatewayOptions {
   readonly newId?: () => string;
   /** Re-read of every service's state, the backstop for lost change messages. */
   readonly resyncMs?: number;
+  /** This replica's name in the analysis lease. */
+  readonly replicaName?: string;
   /** Ports to listen on instead of the config's (tests pass 0). */
   readonly proxyPort?: number;
   readonly adminPort?: number;
@@ -34,6 +44,9 @@ export interface Gateway {
   readonly store: Store;
   readonly commands: RolloutCommands;
   readonly routing: RoutingTable;
+  readonly analysis: AnalysisLoop;
+  readonly flusher: Flusher;
+  readonly metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -57,14 +70,66 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const store = createStore(config, log);
   const commands = new RolloutCommands(store, catalog, clock);
   const routing = new RoutingTable(store, catalog, clock, log);
+  const metrics = new Metrics({ clock });
+  const notifier = new WebhookNotifier({ targets: config.notifications.webhooks, log });
+  const effects = [
+    routing.onUpdate((service, view) => metrics.onState(service, view)),
+    routing.onRefused((service) => metrics.onSchemaRefused(service)),
+    store.onHealth((health) => metrics.onStoreHealth(health.up)),
+    commands.onTransition((transition) => {
+      const kind = transitionKind(transition);
+      if (kind !== null) metrics.onTransition(transition.service, kind, transition.actor);
+      notifier.notify(transition);
+    }),
+  ];
+  metrics.onStoreHealth(store.health().up);
   await routing.start(await commands.seed(), options.resyncMs ?? DEFAULT_RESYNC_MS);
 
-  const proxy = createProxyServer(new Resolver(config.services, routing, clock, newId), log);
+  const { analysis: a } = config;
+  const recorder = new WindowRecorder({ bucketMs: a.bucket, clock });
+  const flusher = new Flusher({ recorder, store, intervalMs: a.flush, ttlMs: a.retention, log });
+  const analysis = new AnalysisLoop({
+    store,
+    commands,
+    catalog,
+    clock,
+    log,
+    holder: options.replicaName ?? `${hostname()}:${process.pid}:${newId()}`,
+    intervalMs: a.interval,
+    bucketMs: a.bucket,
+    settleMs: a.settle,
+    baselineMs: a.baseline,
+    maxInconclusive: a.maxInconclusive,
+    enabledFor: (service) => catalog.get(service).analysis.enabled,
+    configFor: (service) => catalog.get(service).analysis.config,
+    onVerdict: (service, verdict) => metrics.onVerdict(service, verdict),
+    onLeader: (leader) => metrics.onLeader(leader),
+  });
+  const observer: RequestObserver = {
+    observe(record) {
+      metrics.observe(record);
+      recorder.observe(record);
+    },
+  };
+
+  const proxy = createProxyServer(new Resolver(config.services, routing, clock, newId), { log, observer });
   const admin = createServer(
-    createAdminApp({ commands, routing, catalog, clock, log, tokens: config.admin.tokens, audit: (q) => store.readAudit(q) }),
+    createAdminApp({
+      commands,
+      routing,
+      catalog,
+      clock,
+      log,
+      tokens: config.admin.tokens,
+      metrics,
+      audit: (query) => store.readAudit(query),
+      verdict: (service) => store.getVerdict(service),
+    }),
   );
   const proxyUrl = await listen(proxy.server, config.proxy.listen.host, options.proxyPort ?? config.proxy.listen.port);
   const adminUrl = await listen(admin, config.admin.listen.host, options.adminPort ?? config.admin.listen.port);
+  flusher.start();
+  analysis.start();
   log.info({ proxy: proxyUrl, admin: adminUrl, store: store.kind, services: catalog.names }, 'switchyard listening');
 
   return {
@@ -73,10 +138,17 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     store,
     commands,
     routing,
+    analysis,
+    flusher,
+    metrics,
     close: async () => {
+      await analysis.stop();
       routing.stop();
       admin.closeAllConnections();
       await Promise.all([proxy.close(), new Promise((resolve) => admin.close(resolve))]);
+      await flusher.flush();
+      flusher.stop();
+      for (const off of effects) off();
       await store.close();
     },
   };

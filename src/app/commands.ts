@@ -1,8 +1,8 @@
 import type { AuditAction, NewAuditEntry } from '../core/audit.js';
 import { SwitchyardError } from '../core/errors.js';
 import type { Override } from '../core/override.js';
-import { initialState, type RolloutState } from '../core/rollout-state.js';
-import { transition, type RolloutCommand } from '../core/transition.js';
+import { initialState, type RolloutState, type Verdict } from '../core/rollout-state.js';
+import { transition, type CommandType, type RolloutCommand } from '../core/transition.js';
 import type { ServiceCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { Store } from './store.js';
@@ -13,6 +13,18 @@ export interface CommandOptions {
   readonly reason?: string | null;
   /** The revision the caller saw; a mismatch is refused instead of retried. */
   readonly ifMatch?: number;
+  /** The analysis verdict behind the command, kept as the state's last verdict. */
+  readonly verdict?: Verdict;
+}
+
+/** An accepted, stored transition: what metrics and notifications hear, only after the write. */
+export interface Transition {
+  readonly service: string;
+  readonly action: CommandType;
+  readonly actor: string;
+  readonly reason: string | null;
+  readonly before: RolloutState;
+  readonly after: RolloutState;
 }
 
 export interface OverrideInput {
@@ -29,11 +41,19 @@ const CAS_ATTEMPTS = 8;
  * the console, the analysis loop and the alert webhook all call these.
  */
 export class RolloutCommands {
+  private readonly listeners = new Set<(transition: Transition) => void>();
+
   constructor(
     private readonly store: Store,
     private readonly catalog: ServiceCatalog,
     private readonly clock: Clock,
   ) {}
+
+  /** Hears every transition this replica wrote, after the store accepted it. */
+  onTransition(listener: (transition: Transition) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** Writes the configured initial rollout of every service whose state the store does not have yet. */
   async seed(): Promise<RolloutState[]> {
@@ -62,14 +82,18 @@ export class RolloutCommands {
       const before = await this.state(service);
       if (options.ifMatch !== undefined && before.revision !== options.ifMatch) throw stale(service, options.ifMatch, before.revision);
       const now = this.clock.now();
-      const result = transition(before, command, { versions, now, reason });
+      const result = transition(before, command, { versions, now, reason, ...(options.verdict === undefined ? {} : { verdict: options.verdict }) });
       if (!result.ok) throw new SwitchyardError(result.refusal.code, result.refusal.message, { service, phase: before.phase });
       const written = await this.store.compareAndSet(
         before.revision,
         result.state,
         audit(before, command.type, options.actor, reason, before, result.state, now),
       );
-      if (written.ok) return written.state;
+      if (written.ok) {
+        const done: Transition = { service, action: command.type, actor: options.actor, reason, before, after: written.state };
+        for (const listener of this.listeners) listener(done);
+        return written.state;
+      }
       if (options.ifMatch !== undefined) throw stale(service, options.ifMatch, written.current?.revision ?? null);
     }
     throw new SwitchyardError('SY_ERR_STALE_REVISION', `service ${service} changed ${CAS_ATTEMPTS} times while applying ${command.type}; try again`);

@@ -27,6 +27,7 @@ export class RoutingTable {
   /** Services whose stored state this replica refuses to read (newer schema), with the reason. */
   private readonly refused = new Map<string, string>();
   private readonly listeners = new Set<(service: string, view: ServiceView) => void>();
+  private readonly refusedListeners = new Set<(service: string) => void>();
   private unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -66,6 +67,12 @@ export class RoutingTable {
     return () => this.listeners.delete(listener);
   }
 
+  /** Called when the store holds a state this replica refuses to read (newer schema). */
+  onRefused(listener: (service: string) => void): () => void {
+    this.refusedListeners.add(listener);
+    return () => this.refusedListeners.delete(listener);
+  }
+
   health(): RoutingHealth {
     const store = this.store.health();
     const problems = [...this.refused.values()];
@@ -101,6 +108,7 @@ export class RoutingTable {
       if (isSwitchyardError(err) && err.code === 'SY_ERR_SCHEMA_TOO_NEW') {
         if (!this.refused.has(service)) this.log.error({ service, err: err.message }, 'refusing rollout state from a newer Switchyard');
         this.refused.set(service, err.message);
+        for (const listener of this.refusedListeners) listener(service);
         return;
       }
       this.log.warn({ service, err: (err as Error).message }, 'cannot re-read rollout state; routing on the last known state');

@@ -1,6 +1,7 @@
 import type { AuditEntry, NewAuditEntry } from '../core/audit.js';
 import type { Override } from '../core/override.js';
-import type { RolloutState } from '../core/rollout-state.js';
+import type { WindowSlice } from '../core/analysis/window.js';
+import type { RolloutState, Verdict } from '../core/rollout-state.js';
 
 export type CasResult =
   | { readonly ok: true; readonly state: RolloutState; readonly auditId: string }
@@ -46,6 +47,28 @@ export interface Store {
   /** Returns the removed override, or null when the key had none. */
   deleteOverride(service: string, key: string, audit: (removed: Override) => NewAuditEntry, now: number): Promise<Override | null>;
   readAudit(query: AuditQuery): Promise<AuditEntry[]>;
+  /**
+   * Adds analysis windows from one replica's flush: counts add to what other
+   * replicas wrote for the same service, version and bucket. A bucket is kept
+   * `ttlMs` after it was last written.
+   */
+  addWindows(slices: readonly WindowSlice[], ttlMs: number): Promise<void>;
+  /**
+   * The windows of a service with `fromMs <= bucketMs < toMs`, buckets `widthMs` wide,
+   * oldest first and by version name within a bucket; buckets without traffic are
+   * left out. Throws SY_ERR_VALIDATION for a width that is not a positive whole number
+   * or a range of more than MAX_BUCKETS_PER_READ buckets.
+   */
+  readWindows(service: string, fromMs: number, toMs: number, widthMs: number): Promise<WindowSlice[]>;
+  /**
+   * Takes the named lease for `holder`, or renews it when `holder` has it; false while
+   * another holds it. The memory store, one process, answers true to every holder.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** The latest analysis verdict of a service: overwritten every tick, not audited, no revision. */
+  putVerdict(service: string, verdict: Verdict): Promise<void>;
+  getVerdict(service: string): Promise<Verdict | null>;
   /** Calls `listener` for every change, including this replica's own. Returns the unsubscribe function. */
   subscribe(listener: (change: StoreChange) => void): () => void;
   /** Calls `listener` whenever reachability changes (fail-static reporting, resync on return). */

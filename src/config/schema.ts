@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig } from '../core/analysis/config.js';
 import { STRATEGIES } from '../core/rollout-state.js';
 import { isValidPercent, percentToBp } from '../core/weight.js';
 import { parseDuration } from './duration.js';
@@ -55,6 +56,24 @@ const target = z.string().transform((text, ctx) => {
 
 const step = z.strictObject({ weight: percent, bake: duration.prefault('1m') }).transform((s) => ({ weightBp: percentToBp(s.weight), bakeMs: s.bake }));
 
+/**
+ * A service's analysis: `enabled` (default true) and any detector threshold of
+ * AnalysisConfig (src/core/analysis/config.ts) by its own name; the rest keep
+ * their defaults.
+ */
+const serviceAnalysis = z
+  .record(z.string(), z.unknown())
+  .default({})
+  .superRefine((section, ctx) => {
+    const { enabled, ...thresholds } = section;
+    if (enabled !== undefined && typeof enabled !== 'boolean') ctx.addIssue({ code: 'custom', path: ['enabled'], message: 'must be true or false' });
+    for (const problem of validateAnalysisConfig({ ...DEFAULT_ANALYSIS_CONFIG, ...thresholds })) {
+      const [field = '', message = problem] = problem.split(/: (.*)/s);
+      ctx.addIssue({ code: 'custom', path: [field], message });
+    }
+  })
+  .transform(({ enabled, ...thresholds }) => ({ enabled: enabled !== false, config: resolveAnalysisConfig(thresholds) }));
+
 const service = z
   .strictObject({
     match: z.strictObject({
@@ -73,6 +92,7 @@ const service = z
     timeouts: z
       .strictObject({ connect: timeout.prefault('2s'), request: timeout.prefault('30s') })
       .prefault({ connect: '2s', request: '30s' }),
+    analysis: serviceAnalysis,
     rollout: z.strictObject({
       stable: z.string(),
       strategy: z.enum(STRATEGIES).default('canary'),
@@ -110,12 +130,34 @@ const redis = z.strictObject({
   keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/, { message: 'use letters, digits, ":", "_" or "-"' }).default('sy'),
 });
 
+const analysis = z
+  .strictObject({
+    interval: timeout.prefault('5s'),
+    bucket: timeout.prefault('1s'),
+    flush: timeout.prefault('1s'),
+    settle: duration.prefault('2s'),
+    baseline: duration.prefault('10m'),
+    retention: timeout.prefault('24h'),
+    maxInconclusive: z.number().int().min(1).default(60),
+  })
+  .prefault({})
+  .superRefine((a, ctx) => {
+    if (a.settle < a.flush) ctx.addIssue({ code: 'custom', path: ['settle'], message: 'must be at least the flush interval, or buckets are judged before every replica wrote them' });
+  }, { when: () => true });
+
+const webhook = z.strictObject({
+  url: z.string().regex(/^https?:\/\//, { message: 'not an http(s) URL' }),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
 export const configSchema = z.strictObject({
   proxy: z.strictObject({ listen: listen('0.0.0.0:8080') }).prefault({ listen: '0.0.0.0:8080' }),
   admin: z
     .strictObject({ listen: listen('127.0.0.1:8081'), tokens: z.array(token).default([]) })
     .prefault({ listen: '127.0.0.1:8081', tokens: [] }),
   store: z.strictObject({ redis: redis.optional() }).prefault({}),
+  analysis,
+  notifications: z.strictObject({ webhooks: z.array(webhook).default([]) }).prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({ level: 'info' }),
   services: z.record(name, service).refine((s) => Object.keys(s).length > 0, { message: 'needs at least one service' }),
 });

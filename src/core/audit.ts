@@ -1,17 +1,8 @@
 import type { Override } from './override.js';
 import type { RolloutState } from './rollout-state.js';
+import type { CommandType } from './transition.js';
 
-export type AuditAction =
-  | 'init'
-  | 'start'
-  | 'set-weight'
-  | 'pause'
-  | 'resume'
-  | 'promote'
-  | 'rollback'
-  | 'switch'
-  | 'override-put'
-  | 'override-delete';
+export type AuditAction = 'init' | CommandType | 'override-put' | 'override-delete';
 
 export type AuditSubject = RolloutState | Override | null;
 

@@ -59,6 +59,8 @@ export interface RolloutState {
   readonly salt: string;
   readonly startedAt: number | null;
   readonly stepStartedAt: number | null;
+  /** When the current weight took effect (start, a set weight, a step, a switch). */
+  readonly weightSince: number | null;
   readonly updatedAt: number;
   readonly reason: string | null;
   readonly lastVerdict: Verdict | null;
@@ -92,6 +94,7 @@ export function initialState(input: {
     salt: input.service,
     startedAt: null,
     stepStartedAt: null,
+    weightSince: null,
     updatedAt: input.now,
     reason: null,
     lastVerdict: null,

@@ -1,6 +1,6 @@
 import type { ErrorCode } from './errors.js';
 import { MAX_WEIGHT_BP } from './weight.js';
-import { isActive, type RolloutState, type Step, type Strategy } from './rollout-state.js';
+import { isActive, type RolloutState, type Step, type Strategy, type Verdict } from './rollout-state.js';
 
 /** Operator commands; analysis verdicts and alerts arrive as the same commands with another actor. */
 export type RolloutCommand =
@@ -9,6 +9,8 @@ export type RolloutCommand =
   | { readonly type: 'pause' }
   | { readonly type: 'resume' }
   | { readonly type: 'promote' }
+  /** The analysis moves a canary to its next step, or promotes after the last one. */
+  | { readonly type: 'advance' }
   | { readonly type: 'rollback' }
   | { readonly type: 'switch' };
 
@@ -19,6 +21,8 @@ export interface TransitionContext {
   readonly versions: readonly string[];
   readonly now: number;
   readonly reason: string | null;
+  /** The analysis verdict that led to this command, kept as the state's last verdict. */
+  readonly verdict?: Verdict;
 }
 
 export interface Refusal {
@@ -36,6 +40,7 @@ const VERB: Record<CommandType, string> = {
   pause: 'pause',
   resume: 'resume',
   promote: 'promote',
+  advance: 'advance',
   rollback: 'roll back',
   switch: 'switch',
 };
@@ -51,7 +56,12 @@ function refuse(command: RolloutCommand, state: RolloutState, why: string, code:
 export function transition(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): TransitionResult {
   const next = decide(state, command, ctx);
   if (!next.ok) return next;
-  return { ok: true, state: { ...next.state, revision: state.revision + 1, updatedAt: ctx.now, reason: ctx.reason } };
+  const lastVerdict = ctx.verdict ?? next.state.lastVerdict;
+  const weightSince = next.state.weightBp === state.weightBp && command.type !== 'start' ? state.weightSince : ctx.now;
+  return {
+    ok: true,
+    state: { ...next.state, revision: state.revision + 1, updatedAt: ctx.now, reason: ctx.reason, lastVerdict, weightSince },
+  };
 }
 
 function decide(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): TransitionResult {
@@ -68,16 +78,29 @@ function decide(state: RolloutState, command: RolloutCommand, ctx: TransitionCon
       return { ok: true, state: { ...state, phase: 'progressing', stepStartedAt: ctx.now } };
     case 'promote':
       if (!isActive(state) || state.candidate === null) return refuse(command, state, 'has no rollout in progress');
-      return {
-        ok: true,
-        state: { ...state, stable: state.candidate, previous: state.stable, candidate: null, weightBp: 0, phase: 'promoted' },
-      };
+      return { ok: true, state: promoted(state, state.candidate) };
+    case 'advance':
+      return advance(state, command, ctx.now);
     case 'rollback':
       if (!isActive(state) || state.candidate === null) return refuse(command, state, 'has no rollout in progress');
       return { ok: true, state: { ...state, weightBp: 0, phase: 'rolled_back' } };
     case 'switch':
       return switchColour(state, command);
   }
+}
+
+function promoted(state: RolloutState, candidate: string): RolloutState {
+  return { ...state, stable: candidate, previous: state.stable, candidate: null, weightBp: 0, phase: 'promoted' };
+}
+
+/** Next step of a canary; its weight never drops below the current one, so no user moves back. */
+function advance(state: RolloutState, command: RolloutCommand, now: number): TransitionResult {
+  if (state.phase !== 'progressing' || state.candidate === null) return refuse(command, state, `is ${state.phase}, not progressing`);
+  if (state.strategy !== 'canary') return refuse(command, state, 'runs blue-green, which an operator switches and promotes');
+  const nextIndex = state.stepIndex + 1;
+  const step = state.steps[nextIndex];
+  if (step === undefined) return { ok: true, state: promoted(state, state.candidate) };
+  return { ok: true, state: { ...state, stepIndex: nextIndex, weightBp: Math.max(state.weightBp, step.weightBp), stepStartedAt: now } };
 }
 
 function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'start' }>, ctx: TransitionContext): TransitionResult {

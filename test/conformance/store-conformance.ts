@@ -6,6 +6,8 @@ import { initialState, type RolloutState } from '../../src/core/rollout-state.js
 
 export interface StoreUnderTest {
   readonly store: Store;
+  /** Another replica's view of the same data: a second store on the same Redis prefix, or the same memory store. */
+  replica(): Promise<Store>;
   cleanup(): Promise<void>;
 }
 

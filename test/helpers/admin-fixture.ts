@@ -1,3 +1,4 @@
+import { Metrics } from '../../src/metrics/metrics.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceCatalog } from '../../src/app/catalog.js';
@@ -112,7 +113,7 @@ export async function startAdmin(options: FixtureOptions = {}): Promise<AdminFix
   const log = options.log ?? silentLogger;
   const routing = new RoutingTable(store, catalog, clock, log);
   await routing.start(await commands.seed(), 60_000);
-  const base: AdminDeps = { commands, routing, catalog, clock, log, tokens: config.admin.tokens, audit: (q) => store.readAudit(q) };
+  const base: AdminDeps = { commands, routing, catalog, clock, log, tokens: config.admin.tokens, audit: (q) => store.readAudit(q), metrics: new Metrics({ clock, processMetrics: false }), verdict: (service) => store.getVerdict(service) };
   const server = createServer(createAdminApp(options.patch ? options.patch(base) : base));
   const url = await listen(server);
 

@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_ANALYSIS_CONFIG } from '../../src/core/analysis/config.js';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -113,7 +114,10 @@ describe('valid fixtures', () => {
     expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 8081 }, tokens: [] });
     expect(config.store).toEqual({});
     expect(config.log).toEqual({ level: 'info' });
+    expect(config.analysis).toEqual({ interval: 5_000, bucket: 1_000, flush: 1_000, settle: 2_000, baseline: 600_000, retention: 86_400_000, maxInconclusive: 60 });
+    expect(config.notifications).toEqual({ webhooks: [] });
     expect(config.services['fraud-scorer']).toEqual({
+      analysis: { enabled: true, config: DEFAULT_ANALYSIS_CONFIG },
       match: { pathPrefix: '/' },
       stickiness: { cookie: 'sy_uid' },
       versions: { v1: { targets: ['http://127.0.0.1:9001'] } },

@@ -172,10 +172,13 @@ describe('transition: every command from every phase', () => {
     if (before === undefined) throw new Error(`no state ${from}`);
     const result = transition(before, command, ctx(NOW, 'operator said so'));
     if ('accepted' in expected) {
-      // Exactly the named fields change, plus revision +1, updatedAt = now and the reason.
+      // Exactly the named fields change, plus revision +1, updatedAt = now and the reason;
+      // weightSince moves when the weight (or the rollout) changes.
+      const after = { ...before, ...expected.accepted };
+      const weightSince = after.weightBp === before.weightBp && command.type !== 'start' ? before.weightSince : NOW;
       expect(result).toEqual({
         ok: true,
-        state: { ...before, ...expected.accepted, revision: before.revision + 1, updatedAt: NOW, reason: 'operator said so' },
+        state: { ...after, revision: before.revision + 1, updatedAt: NOW, reason: 'operator said so', weightSince },
       });
     } else {
       expect(result).toEqual({ ok: false, refusal: { code: expected.code, message: expected.message } });

@@ -1,3 +1,5 @@
+import { SwitchyardError } from '../errors.js';
+
 /**
  * Analysis windows: per service, version and time bucket, counts that add up
  * exactly across replicas and across buckets (research/canary-statistics.md §2.2).
@@ -62,4 +64,40 @@ export function mergeArms(a: ArmWindow, b: ArmWindow): ArmWindow {
 /** The start of the bucket that holds `timeMs`. */
 export function bucketStart(timeMs: number, bucketMs: number): number {
   return timeMs - (timeMs % bucketMs);
+}
+
+/**
+ * The latency a window records: at least MIN_LATENCY_MS (ln 0 is −∞), and a
+ * non-finite reading (a broken timer) as that floor too, because one NaN or ∞ in
+ * Σ ln would poison the sums of every replica for that bucket.
+ */
+export function recordableLatencyMs(ms: number): number {
+  return Number.isFinite(ms) && ms > MIN_LATENCY_MS ? ms : MIN_LATENCY_MS;
+}
+
+/** Sums the slices of the same service, version and bucket; the result has one slice per such triple. */
+export function mergeSlices(slices: readonly WindowSlice[]): WindowSlice[] {
+  const merged = new Map<string, WindowSlice>();
+  for (const slice of slices) {
+    const id = `${slice.service}\u0000${slice.version}\u0000${slice.bucketMs}`;
+    const seen = merged.get(id);
+    merged.set(id, seen === undefined ? slice : { ...seen, arm: mergeArms(seen.arm, slice.arm) });
+  }
+  return [...merged.values()];
+}
+
+/** A day of 1-s buckets: a larger read is a caller's bug (a range from 0), refused before it reaches the store. */
+export const MAX_BUCKETS_PER_READ = 86_400;
+
+/** The starts of the `widthMs` buckets with `fromMs <= start < toMs`, oldest first (starts are multiples of the width). */
+export function bucketStarts(fromMs: number, toMs: number, widthMs: number): number[] {
+  if (!Number.isInteger(widthMs) || widthMs <= 0) {
+    throw new SwitchyardError('SY_ERR_VALIDATION', `window width must be a positive whole number of ms, got ${widthMs}`);
+  }
+  const first = Math.ceil(fromMs / widthMs) * widthMs;
+  const count = Math.max(0, Math.ceil((toMs - first) / widthMs));
+  if (count > MAX_BUCKETS_PER_READ) {
+    throw new SwitchyardError('SY_ERR_VALIDATION', `a window read spans ${count} buckets, more than ${MAX_BUCKETS_PER_READ}; read it in parts`);
+  }
+  return Array.from({ length: count }, (_, i) => first + i * widthMs);
 }

@@ -2,9 +2,11 @@ import express, { type Express, type RequestHandler } from 'express';
 import { authenticate } from './auth.js';
 import type { AdminDeps } from './deps.js';
 import { notFound, problemHandler } from './problem.js';
+import { alertsRouter } from './routes-alerts.js';
 import { auditRouter } from './routes-audit.js';
 import { commandsRouter } from './routes-commands.js';
 import { healthRouter } from './routes-health.js';
+import { metricsRouter } from './routes-metrics.js';
 import { overridesRouter } from './routes-overrides.js';
 import { servicesRouter } from './routes-services.js';
 
@@ -28,6 +30,7 @@ export function createAdminApp(deps: AdminDeps): Express {
   app.set('etag', false);
   app.use(noStore);
   app.use(healthRouter(deps));
+  app.use(metricsRouter(deps.metrics));
   app.use(
     '/api/v1',
     authenticate(deps.tokens),
@@ -35,6 +38,7 @@ export function createAdminApp(deps: AdminDeps): Express {
     commandsRouter(deps),
     overridesRouter(deps),
     auditRouter(deps),
+    alertsRouter(deps),
   );
   app.use(notFound);
   app.use(problemHandler(deps.log));

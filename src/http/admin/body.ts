@@ -22,6 +22,6 @@ const requireJson: RequestHandler = (req, _res, next) => {
  * Middleware in front of every write: the role is checked before the body is
  * read, so a read token cannot make the gateway parse anything.
  */
-export function writeGuard(): RequestHandler[] {
-  return [requireOperator, express.json({ limit: BODY_LIMIT_BYTES, strict: true }), requireJson];
+export function writeGuard(limitBytes = BODY_LIMIT_BYTES): RequestHandler[] {
+  return [requireOperator, express.json({ limit: limitBytes, strict: true }), requireJson];
 }

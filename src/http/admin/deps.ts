@@ -5,7 +5,9 @@ import type { Logger } from '../../app/logger.js';
 import type { RoutingTable } from '../../app/routing-table.js';
 import type { AuditQuery } from '../../app/store.js';
 import type { AuditEntry } from '../../core/audit.js';
+import type { Verdict } from '../../core/rollout-state.js';
 import type { AdminToken } from './auth.js';
+import type { MetricsSource } from './routes-metrics.js';
 
 /** What the admin API needs; main.ts wires the real ones, tests their own. */
 export interface AdminDeps {
@@ -17,4 +19,8 @@ export interface AdminDeps {
   readonly tokens: readonly AdminToken[];
   /** Reads the audit log, newest first (main passes `store.readAudit.bind(store)`). */
   readonly audit: (query: AuditQuery) => Promise<AuditEntry[]>;
+  /** The Prometheus exposition served on /metrics. */
+  readonly metrics: MetricsSource;
+  /** The latest analysis verdict of a service (not part of the audited state). */
+  readonly verdict: (service: string) => Promise<Verdict | null>;
 }

@@ -19,7 +19,7 @@ export interface Staleness {
 
 function presentVerdict(verdict: Verdict | null): object | null {
   if (verdict === null) return null;
-  return { result: verdict.result, reason: verdict.reason, at: iso(verdict.at), figures: verdict.figures };
+  return { result: verdict.result, reason: verdict.reason, at: iso(verdict.at), hold: verdict.hold, checks: verdict.checks, figures: verdict.figures };
 }
 
 export function presentState(state: RolloutState, staleness: Staleness = { stale: false }): Record<string, unknown> {

@@ -30,10 +30,13 @@ function isStoreOutage(err: unknown): err is Error {
  */
 export async function readService(deps: AdminDeps, service: string, withOverrides: boolean): Promise<ServiceRead> {
   try {
-    const [state, overrides] = await Promise.all([
+    const [stored, overrides, verdict] = await Promise.all([
       deps.commands.state(service),
       withOverrides ? deps.commands.overrides(service) : Promise.resolve([]),
+      deps.verdict(service),
     ]);
+    // The loop writes its latest verdict beside the state; the state keeps the one behind its last transition.
+    const state = verdict !== null && verdict.at > (stored.lastVerdict?.at ?? -Infinity) ? { ...stored, lastVerdict: verdict } : stored;
     return { state, overrides: new Map(overrides.map((o) => [o.key, o] as const)), stale: false };
   } catch (err) {
     const view = deps.routing.view(service);

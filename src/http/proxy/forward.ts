@@ -1,14 +1,27 @@
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.js';
+import type { Outcome, RequestObserver } from '../../app/request-observer.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER, withoutHopByHop } from './headers.js';
 import type { Routed } from './resolve.js';
 import { sendProblem } from './respond.js';
 
+export interface ForwardContext {
+  readonly log: Logger;
+  readonly observer: RequestObserver;
+}
+
+/** nginx's code for "the client closed the request": not the version's fault, not an error. */
+const CLIENT_CLOSED = 499;
+
 /** Streams one request to a target of the assigned version and its answer back. */
-export function forward(req: IncomingMessage, res: ServerResponse, routed: Routed, requestId: string, log: Logger): void {
+export function forward(req: IncomingMessage, res: ServerResponse, routed: Routed, requestId: string, ctx: ForwardContext): void {
   const { pool, route, setCookie } = routed;
+  const { log } = ctx;
+  const startedAt = performance.now();
+  let status = 0;
+  let outcome: Outcome = 'ok';
   const target = pool.pick();
   const { connect: connectMs, request: requestMs } = route.config.timeouts;
   const upstream = request({
@@ -37,7 +50,9 @@ export function forward(req: IncomingMessage, res: ServerResponse, routed: Route
     headers[VERSION_HEADER] = pool.version;
     headers[REQUEST_ID_HEADER] = requestId;
     if (setCookie !== null) headers['set-cookie'] = appendCookie(upRes.headers['set-cookie'], setCookie);
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
+    status = upRes.statusCode ?? 502;
+    if (status >= 500) outcome = 'status';
+    res.writeHead(status, upRes.statusMessage, headers);
     upRes.pipe(res);
     upRes.on('error', () => res.destroy());
   });
@@ -47,10 +62,19 @@ export function forward(req: IncomingMessage, res: ServerResponse, routed: Route
     fail('SY_ERR_UPSTREAM_CONNECT', `${target.origin}: ${err.code ?? err.message}`);
   });
 
-  // A client that goes away cancels the upstream request.
+  // A client that goes away cancels the upstream request. Every request is counted once, here.
   res.on('close', () => {
     clearTimeout(timer);
-    if (!res.writableFinished) upstream.destroy();
+    const finished = res.writableFinished;
+    if (!finished) upstream.destroy();
+    ctx.observer.observe({
+      service: route.name,
+      version: pool.version,
+      key: routed.key,
+      status: finished || failed ? status : CLIENT_CLOSED,
+      outcome,
+      latencyMs: performance.now() - startedAt,
+    });
   });
 
   req.pipe(upstream);
@@ -58,6 +82,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, routed: Route
   function fail(code: ErrorCode, why: string): void {
     if (failed) return;
     failed = true;
+    outcome = code === 'SY_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'connect';
     clearTimeout(timer);
     upstream.destroy();
     log.warn({ requestId, service: route.name, version: pool.version, target: target.origin, code }, why);
@@ -66,6 +91,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, routed: Route
       return;
     }
     const detail = `version ${pool.version} of service ${route.name} failed: ${why}`;
+    status = code === 'SY_ERR_UPSTREAM_TIMEOUT' ? 504 : 502;
     sendProblem(res, code, detail, requestId, route.name, pool.version);
   }
 }

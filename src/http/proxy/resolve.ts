@@ -24,6 +24,8 @@ export interface Routed {
   readonly route: ServiceRoute;
   readonly pool: VersionPool;
   readonly reason: AssignmentReason;
+  /** The sticky key the assignment used. */
+  readonly key: string;
   /** A Set-Cookie value when the user had no key and got a generated one. */
   readonly setCookie: string | null;
 }
@@ -94,6 +96,6 @@ export class Resolver {
       const detail = `rollout state of ${route.name} names version ${assignment.version}, which the config does not define`;
       return { ok: false, code: 'SY_ERR_UPSTREAM_CONNECT', detail, service: route.name };
     }
-    return { ok: true, route, pool, reason: assignment.reason, setCookie };
+    return { ok: true, route, pool, reason: assignment.reason, key, setCookie };
   }
 }

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '../../app/logger.js';
-import { forward } from './forward.js';
+import { forward, type ForwardContext } from './forward.js';
 import type { Resolver } from './resolve.js';
 import { sendProblem, writeRawProblem } from './respond.js';
 import { destroyPools } from './upstream-pool.js';
@@ -16,8 +15,9 @@ export interface ProxyServer {
  * The request path: a plain node:http server (express costs ~5x here), no store
  * access, no body parsing. Decisions come from the Resolver's in-memory tables.
  */
-export function createProxyServer(resolver: Resolver, log: Logger): ProxyServer {
-  const server = createServer((req, res) => handle(resolver, log, req, res));
+export function createProxyServer(resolver: Resolver, ctx: ForwardContext): ProxyServer {
+  const { log } = ctx;
+  const server = createServer((req, res) => handle(resolver, ctx, req, res));
   // Upgraded sockets leave the server's connection tracking; close() ends them.
   const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -48,7 +48,7 @@ export function createProxyServer(resolver: Resolver, log: Logger): ProxyServer 
   };
 }
 
-function handle(resolver: Resolver, log: Logger, req: IncomingMessage, res: ServerResponse): void {
+function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
   const requestId = resolver.requestId(req);
   const routed = resolver.resolve(req);
   if (!routed.ok) {
@@ -56,5 +56,5 @@ function handle(resolver: Resolver, log: Logger, req: IncomingMessage, res: Serv
     req.resume();
     return;
   }
-  forward(req, res, routed, requestId, log);
+  forward(req, res, routed, requestId, ctx);
 }

@@ -1,10 +1,19 @@
 import type { AuditEntry, NewAuditEntry } from '../../core/audit.js';
 import { compareAuditIds } from '../../core/audit.js';
+import { bucketStarts, EMPTY_ARM, mergeArms, type ArmWindow, type WindowSlice } from '../../core/analysis/window.js';
 import { isLive, type Override } from '../../core/override.js';
-import { parseStoredState, type RolloutState } from '../../core/rollout-state.js';
+import { parseStoredState, type RolloutState, type Verdict } from '../../core/rollout-state.js';
 import type { AuditQuery, CasResult, Store, StoreChange, StoreHealth } from '../../app/store.js';
 
 const UP: StoreHealth = { up: true, reason: null };
+
+/** One bucket of one service's analysis windows. */
+interface StoredBucket {
+  /** On the store's window clock (see `windowsNowMs`). */
+  expiresAtMs: number;
+  /** Version -> summed window. */
+  readonly arms: Map<string, ArmWindow>;
+}
 
 /** The embedded default: one process, no set-up. Documents are copied in and out so callers cannot alias them. */
 export class MemoryStore implements Store {
@@ -13,6 +22,14 @@ export class MemoryStore implements Store {
   private readonly overrides = new Map<string, Map<string, Override>>();
   private readonly audit: AuditEntry[] = [];
   private readonly listeners = new Set<(change: StoreChange) => void>();
+  /** Service -> bucket start -> bucket. */
+  private readonly windows = new Map<string, Map<number, StoredBucket>>();
+  /**
+   * The newest bucket ever written stands in for "now" when windows expire: the
+   * store reads no clock, and the flusher writes the current bucket every interval.
+   */
+  private windowsNowMs = -Infinity;
+  private readonly verdicts = new Map<string, Verdict>();
   private lastAuditMs = 0;
   private lastAuditSeq = 0;
 
@@ -82,6 +99,57 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  async addWindows(slices: readonly WindowSlice[], ttlMs: number): Promise<void> {
+    const before = this.windowsNowMs;
+    for (const slice of slices) this.windowsNowMs = Math.max(this.windowsNowMs, slice.bucketMs);
+    for (const slice of slices) {
+      let buckets = this.windows.get(slice.service);
+      if (buckets === undefined) {
+        buckets = new Map();
+        this.windows.set(slice.service, buckets);
+      }
+      let bucket = buckets.get(slice.bucketMs);
+      if (bucket === undefined) {
+        bucket = { expiresAtMs: 0, arms: new Map() };
+        buckets.set(slice.bucketMs, bucket);
+      }
+      // Like Redis' PEXPIRE on every write: kept ttlMs after it was last written.
+      bucket.expiresAtMs = this.windowsNowMs + ttlMs;
+      bucket.arms.set(slice.version, mergeArms(bucket.arms.get(slice.version) ?? EMPTY_ARM, slice.arm));
+    }
+    if (this.windowsNowMs > before) this.expireWindows();
+  }
+
+  async readWindows(service: string, fromMs: number, toMs: number, widthMs: number): Promise<WindowSlice[]> {
+    const starts = bucketStarts(fromMs, toMs, widthMs);
+    const buckets = this.windows.get(service);
+    const out: WindowSlice[] = [];
+    for (const bucketMs of starts) {
+      const bucket = buckets?.get(bucketMs);
+      if (bucket === undefined || bucket.expiresAtMs <= this.windowsNowMs) continue;
+      for (const [version, arm] of [...bucket.arms].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        out.push({ service, version, bucketMs, arm: mergeArms(EMPTY_ARM, arm) });
+      }
+    }
+    return out;
+  }
+
+  /** One process is the only replica there is, so it always holds every lease. */
+  async acquireLease(): Promise<boolean> {
+    return true;
+  }
+
+  async releaseLease(): Promise<void> {}
+
+  async putVerdict(service: string, verdict: Verdict): Promise<void> {
+    this.verdicts.set(service, structuredClone(verdict));
+  }
+
+  async getVerdict(service: string): Promise<Verdict | null> {
+    const verdict = this.verdicts.get(service);
+    return verdict === undefined ? null : structuredClone(verdict);
+  }
+
   subscribe(listener: (change: StoreChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -122,6 +190,13 @@ export class MemoryStore implements Store {
     this.audit.push(structuredClone({ ...audit, id }));
     if (this.audit.length > this.auditCap) this.audit.splice(0, this.audit.length - this.auditCap);
     return id;
+  }
+
+  private expireWindows(): void {
+    for (const [service, buckets] of this.windows) {
+      for (const [bucketMs, bucket] of buckets) if (bucket.expiresAtMs <= this.windowsNowMs) buckets.delete(bucketMs);
+      if (buckets.size === 0) this.windows.delete(service);
+    }
   }
 
   private emit(change: StoreChange): void {

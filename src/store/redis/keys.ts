@@ -14,6 +14,13 @@ export interface ServiceKeys {
   readonly overrideExpiry: string;
   /** Stream, capped: one audit entry (JSON in field `entry`) per accepted change. */
   readonly audit: string;
+  /** String: the latest analysis verdict (JSON). */
+  readonly verdict: string;
+  /**
+   * Hash per bucket: the analysis windows of every version in the bucket starting
+   * at `bucketMs`, fields `<version>|<counter>` (see windows.ts).
+   */
+  window(bucketMs: number): string;
 }
 
 export function serviceKeys(prefix: string, service: string): ServiceKeys {
@@ -27,7 +34,14 @@ export function serviceKeys(prefix: string, service: string): ServiceKeys {
     overrides: `${base}:overrides`,
     overrideExpiry: `${base}:overrides-exp`,
     audit: `${base}:audit`,
+    verdict: `${base}:verdict`,
+    window: (bucketMs) => `${base}:win:${bucketMs}`,
   };
+}
+
+/** A lease belongs to the deployment, not to a service, so it carries no hash tag. */
+export function leaseKey(prefix: string, name: string): string {
+  return `${withSeparator(prefix)}lease:${name}`;
 }
 
 /** The pub/sub channel every replica of one deployment (one prefix) listens on. */

@@ -1,12 +1,16 @@
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../../app/logger.js';
 import type { AuditQuery, CasResult, Store, StoreChange, StoreHealth } from '../../app/store.js';
-import { compareAuditIds, type AuditEntry, type NewAuditEntry } from '../../core/audit.js';
+import { bucketStarts, type WindowSlice } from '../../core/analysis/window.js';
+import type { AuditEntry, NewAuditEntry } from '../../core/audit.js';
 import { SwitchyardError } from '../../core/errors.js';
 import { isLive, type Override } from '../../core/override.js';
-import { parseStoredState, STATE_SCHEMA_VERSION, type RolloutState } from '../../core/rollout-state.js';
-import { changesChannel, serviceKeys, type ServiceKeys } from './keys.js';
+import { parseStoredState, STATE_SCHEMA_VERSION, type RolloutState, type Verdict } from '../../core/rollout-state.js';
+import { newestFirstPage } from './audit-page.js';
+import { changesChannel, leaseKey, serviceKeys, type ServiceKeys } from './keys.js';
 import { defineScripts, outcome, type ScriptOutcome, type RunScript } from './scripts.js';
+import { decodeVerdict, encodeVerdict } from './verdict-codec.js';
+import { decodeWindowHash, execAll, windowReads, windowWrites } from './windows.js';
 
 export interface RedisStoreTuning {
   /** Approximate number of audit entries kept per service. */
@@ -147,6 +151,50 @@ export class RedisStore implements Store {
     return newestFirstPage(entries, query.limit);
   }
 
+  /**
+   * While Redis is unreachable this fails before anything is sent, so the flusher's
+   * retry counts exactly. Only a reply lost after Redis applied a transaction (a
+   * timeout or a connection dropped mid-flight) makes the retry count its slices twice.
+   */
+  async addWindows(slices: readonly WindowSlice[], ttlMs: number): Promise<void> {
+    if (slices.length === 0) return;
+    const transactions = windowWrites(this.client, (service) => this.keys(service), slices, ttlMs);
+    await this.redis(() => Promise.all(transactions.map(execAll)));
+  }
+
+  /** The bucket keys are computed from the range (no SCAN) and read in one pipeline. */
+  async readWindows(service: string, fromMs: number, toMs: number, widthMs: number): Promise<WindowSlice[]> {
+    const starts = bucketStarts(fromMs, toMs, widthMs);
+    if (starts.length === 0) return [];
+    const keys = this.keys(service);
+    const hashes = await this.redis(() => execAll(windowReads(this.client, keys, starts)));
+    return starts.flatMap((bucketMs, i) => decodeWindowHash(service, bucketMs, hashes[i] as Record<string, string>));
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const key = leaseKey(this.prefix, name);
+    return (await this.redis(() => this.script('acquireLease', [key], [holder, ttlMs]))) === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    const key = leaseKey(this.prefix, name);
+    await this.redis(() => this.script('releaseLease', [key], [holder]));
+  }
+
+  async putVerdict(service: string, verdict: Verdict): Promise<void> {
+    const keys = this.keys(service);
+    await this.redis(() => this.client.set(keys.verdict, encodeVerdict(verdict)));
+  }
+
+  async getVerdict(service: string): Promise<Verdict | null> {
+    const keys = this.keys(service);
+    const json = await this.redis(() => this.client.get(keys.verdict));
+    if (json === null) return null;
+    const verdict = decodeVerdict(json);
+    if (verdict === null) this.log.warn({ service }, 'ignoring a stored verdict this replica cannot read');
+    return verdict;
+  }
+
   subscribe(listener: (change: StoreChange) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
@@ -279,22 +327,6 @@ function unavailable(why: string): SwitchyardError {
 
 function unexpected(script: string, result: ScriptOutcome): Error {
   return new Error(`script ${script} answered ${result.kind}, which it never should`);
-}
-
-/**
- * Merges per-service streams newest first. Ids are unique within one service's
- * stream only, so two services can share an id; `before` is exclusive, so a page
- * ending inside a group of equal ids would hide the rest of the group from the
- * next page. The page therefore ends before such a group, or, if the group opens
- * the page, takes all of it (at most one entry per service).
- */
-function newestFirstPage(entries: AuditEntry[], limit: number): AuditEntry[] {
-  entries.sort((a, b) => compareAuditIds(b.id, a.id) || a.service.localeCompare(b.service));
-  const boundary = entries[limit - 1]?.id;
-  if (entries.length <= limit || entries[limit]?.id !== boundary) return entries.slice(0, limit);
-  const groupStart = entries.findIndex((entry) => entry.id === boundary);
-  if (groupStart > 0) return entries.slice(0, groupStart);
-  return entries.filter((entry) => entry.id === boundary);
 }
 
 async function disconnect(client: Redis | Cluster): Promise<void> {

@@ -6,7 +6,15 @@ import { SwitchyardError } from '../../core/errors.js';
 import { parseStoredState } from '../../core/rollout-state.js';
 
 /** The Lua scripts in ../lua, each file named `<name>-<number of keys>.lua`. */
-const SCRIPT_FILES = ['initState-2', 'casState-2', 'putOverride-3', 'deleteOverride-3', 'listOverrides-2'] as const;
+const SCRIPT_FILES = [
+  'initState-2',
+  'casState-2',
+  'putOverride-3',
+  'deleteOverride-3',
+  'listOverrides-2',
+  'acquireLease-1',
+  'releaseLease-1',
+] as const;
 
 type ScriptFile = (typeof SCRIPT_FILES)[number];
 export type ScriptName = ScriptFile extends `${infer Name}-${number}` ? Name : never;

@@ -1,0 +1,241 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Clock } from '../app/clock.js';
+import type { RequestObserver, RequestRecord } from '../app/request-observer.js';
+import type { ServiceView } from '../app/routing-table.js';
+import { isLive, type Override } from '../core/override.js';
+import { PHASES, type Verdict, type VerdictResult } from '../core/rollout-state.js';
+import { MAX_WEIGHT_BP } from '../core/weight.js';
+import { registerRequestMetrics, RequestTally } from './request-tally.js';
+import type { TransitionKind } from './transition-kind.js';
+
+export interface MetricsOptions {
+  /** Reads the time for override ages at scrape time. */
+  readonly clock: Clock;
+  /** Node.js process metrics under their standard names (`process_*`, `nodejs_*`); default true. */
+  readonly processMetrics?: boolean;
+  /** Upper bounds of the latency histogram, in seconds; default 5 ms .. 30 s. */
+  readonly latencyBucketsSeconds?: readonly number[];
+}
+
+const VERDICT_RESULTS: readonly VerdictResult[] = ['pass', 'fail', 'inconclusive'];
+/** Verdict figures named `<test>Evidence` are exported as the evidence of `<test>`. */
+const EVIDENCE_SUFFIX = 'Evidence';
+
+/**
+ * What Prometheus scrapes from one replica, on a Registry of its own (never
+ * prom-client's global one). Counters count what this replica saw or did, so
+ * `sum()` across replicas gives the fleet's totals; gauges describe the state
+ * this replica routes on. The analysis does not read these: it has its own
+ * mergeable windows (DESIGN.md, "Metrics serve two readers").
+ */
+export class Metrics implements RequestObserver {
+  readonly registry = new Registry();
+  readonly contentType: string = this.registry.contentType;
+
+  private readonly tally: RequestTally;
+  private readonly clock: Clock;
+  /** Services whose per-service series were given their zeros. */
+  private readonly known = new Set<string>();
+  private readonly overrides = new Map<string, ReadonlyMap<string, Override>>();
+  private readonly versions = new Map<string, { stable: string; candidate: string }>();
+  private readonly evidenceTests = new Map<string, Set<string>>();
+
+  private readonly fallbacks: Counter<'service' | 'from' | 'to'>;
+  private readonly weight: Gauge<'service'>;
+  private readonly phase: Gauge<'service' | 'phase'>;
+  private readonly info: Gauge<'service' | 'stable' | 'candidate'>;
+  private readonly transitions: Record<TransitionKind, Counter<'service' | 'actor'>>;
+  private readonly storeUp: Gauge;
+  private readonly schemaRefused: Gauge<'service'>;
+  private readonly verdicts: Counter<'service' | 'result'>;
+  private readonly evidence: Gauge<'service' | 'test'>;
+  private readonly leader: Gauge;
+
+  constructor(options: MetricsOptions) {
+    this.clock = options.clock;
+    this.tally = new RequestTally(options.latencyBucketsSeconds);
+    const registers = [this.registry];
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    registerRequestMetrics(this.registry, this.tally);
+
+    this.fallbacks = new Counter({
+      name: 'switchyard_fallbacks_total',
+      help: 'Requests that a failing version did not answer and another version (or the fallback response) did, by service, failing version and the one that answered.',
+      labelNames: ['service', 'from', 'to'],
+      registers,
+    });
+    this.weight = new Gauge({
+      name: 'switchyard_candidate_weight_ratio',
+      help: 'Share of the service traffic assigned to the candidate, as a ratio from 0 to 1 (not percent); blue-green switches between 0 and 1.',
+      labelNames: ['service'],
+      registers,
+    });
+    this.phase = new Gauge({
+      name: 'switchyard_rollout_phase',
+      help: `Rollout phase of the service: 1 for the current phase, 0 for the others (${PHASES.join(', ')}).`,
+      labelNames: ['service', 'phase'],
+      registers,
+    });
+    this.info = new Gauge({
+      name: 'switchyard_rollout_info',
+      help: 'Always 1; labels name the stable and candidate versions of the service (candidate empty when none).',
+      labelNames: ['service', 'stable', 'candidate'],
+      registers,
+    });
+    const byActor = (name: string, what: string): Counter<'service' | 'actor'> =>
+      new Counter({
+        name,
+        help: `${what} written by this replica, by service and actor (a token name, analysis, alertmanager); the reasons are in the audit log.`,
+        labelNames: ['service', 'actor'],
+        registers,
+      });
+    this.transitions = {
+      rollback: byActor('switchyard_rollbacks_total', 'Rollbacks'),
+      promote: byActor('switchyard_promotions_total', 'Promotions'),
+      step: byActor('switchyard_step_changes_total', 'Weight or step changes of running rollouts'),
+    };
+    const overrides = this.overrides;
+    const clock = this.clock;
+    new Gauge({
+      name: 'switchyard_overrides_active',
+      help: 'Overrides (user keys pinned to a version) not yet expired, by service.',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        const now = clock.now();
+        for (const [service, pins] of overrides) this.set({ service }, liveOverrides(pins, now).count);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_override_oldest_age_seconds',
+      help: 'Age of the oldest override not yet expired, by service; 0 when there is none.',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        const now = clock.now();
+        for (const [service, pins] of overrides) {
+          const { oldestAt } = liveOverrides(pins, now);
+          this.set({ service }, oldestAt === null ? 0 : Math.max(0, (now - oldestAt) / 1000));
+        }
+      },
+    });
+    this.storeUp = new Gauge({
+      name: 'switchyard_store_up',
+      help: 'Whether this replica reaches the rollout state store (1) or routes on the last known state (0).',
+      registers,
+    });
+    this.schemaRefused = new Gauge({
+      name: 'switchyard_store_schema_refused',
+      help: 'Whether this replica refuses the stored state of the service because a newer Switchyard wrote it (1) or not (0).',
+      labelNames: ['service'],
+      registers,
+    });
+    this.verdicts = new Counter({
+      name: 'switchyard_analysis_verdicts_total',
+      help: 'Analysis verdicts reached on this replica (only the lease holder judges), by service and result: pass, fail, inconclusive.',
+      labelNames: ['service', 'result'],
+      registers,
+    });
+    this.evidence = new Gauge({
+      name: 'switchyard_analysis_evidence',
+      help: 'Evidence against the candidate in the last verdict, by service and test (error, latency, ...); compare with 1/alpha.',
+      labelNames: ['service', 'test'],
+      registers,
+    });
+    this.leader = new Gauge({
+      name: 'switchyard_analysis_leader',
+      help: 'Whether this replica holds the analysis lease and runs the loop (1) or not (0).',
+      registers,
+    });
+  }
+
+  /** The request path (RequestObserver): counts into plain arrays, never awaits. */
+  observe(record: RequestRecord): void {
+    this.tally.observe(record);
+  }
+
+  /** A request that `from` failed and `to` answered (a version, or `fallback-response`). */
+  onFallback(service: string, from: string, to: string): void {
+    this.fallbacks.inc({ service, from, to });
+  }
+
+  /** A service's routing view changed (RoutingTable.onUpdate). */
+  onState(service: string, view: ServiceView): void {
+    this.introduce(service);
+    const { state } = view;
+    this.weight.set({ service }, state.weightBp / MAX_WEIGHT_BP);
+    for (const phase of PHASES) this.phase.set({ service, phase }, phase === state.phase ? 1 : 0);
+    const versions = { stable: state.stable, candidate: state.candidate ?? '' };
+    const shown = this.versions.get(service);
+    if (shown === undefined || shown.stable !== versions.stable || shown.candidate !== versions.candidate) {
+      if (shown !== undefined) this.info.remove({ service, ...shown });
+      this.info.set({ service, ...versions }, 1);
+      this.versions.set(service, versions);
+    }
+    this.overrides.set(service, view.overrides);
+    // The routing table accepts a state only after its schema check passed.
+    this.schemaRefused.set({ service }, 0);
+  }
+
+  /** The store's reachability changed (Store.onHealth); call once at start with `store.health().up`. */
+  onStoreHealth(up: boolean): void {
+    this.storeUp.set(up ? 1 : 0);
+  }
+
+  /** This replica refuses the stored state of `service` (newer schema); the next accepted state clears it. */
+  onSchemaRefused(service: string): void {
+    this.introduce(service);
+    this.schemaRefused.set({ service }, 1);
+  }
+
+  /** A transition this replica wrote, after the store accepted it (see `transitionKind`). */
+  onTransition(service: string, kind: TransitionKind, actor: string): void {
+    this.transitions[kind].inc({ service, actor });
+  }
+
+  /** A verdict of the analysis loop: counts its result and shows its `*Evidence` figures. */
+  onVerdict(service: string, verdict: Verdict): void {
+    this.introduce(service);
+    this.verdicts.inc({ service, result: verdict.result });
+    const tests = new Set<string>();
+    for (const [name, value] of Object.entries(verdict.figures)) {
+      if (!name.endsWith(EVIDENCE_SUFFIX) || name.length === EVIDENCE_SUFFIX.length || Number.isNaN(value)) continue;
+      const test = name.slice(0, -EVIDENCE_SUFFIX.length);
+      tests.add(test);
+      this.evidence.set({ service, test }, value);
+    }
+    // A test the last verdict did not report has no current evidence.
+    for (const test of this.evidenceTests.get(service) ?? []) if (!tests.has(test)) this.evidence.remove({ service, test });
+    this.evidenceTests.set(service, tests);
+  }
+
+  /** This replica took (true) or lost (false) the analysis lease. */
+  onLeader(isLeader: boolean): void {
+    this.leader.set(isLeader ? 1 : 0);
+  }
+
+  /** The text Prometheus scrapes, in `contentType`. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Zeros for a service's bounded series, so the first increment shows in `increase()`. */
+  private introduce(service: string): void {
+    if (this.known.has(service)) return;
+    this.known.add(service);
+    for (const result of VERDICT_RESULTS) this.verdicts.inc({ service, result }, 0);
+    this.schemaRefused.set({ service }, 0);
+  }
+}
+
+/** The view holds overrides as last read; some may have expired since. */
+function liveOverrides(pins: ReadonlyMap<string, Override>, now: number): { count: number; oldestAt: number | null } {
+  let count = 0;
+  let oldestAt: number | null = null;
+  for (const pin of pins.values()) {
+    if (!isLive(pin, now)) continue;
+    count++;
+    if (oldestAt === null || pin.createdAt < oldestAt) oldestAt = pin.createdAt;
+  }
+  return { count, oldestAt };
+}

@@ -1,0 +1,79 @@
+import { describe, expect, test } from 'vitest';
+import { decideProgression } from '../../src/core/progression.js';
+import { initialState, type RolloutState, type Verdict } from '../../src/core/rollout-state.js';
+import { transition } from '../../src/core/transition.js';
+
+const T0 = 1_700_000_000_000;
+const STEPS = [
+  { weightBp: 1000, bakeMs: 60_000 },
+  { weightBp: 5000, bakeMs: 60_000 },
+];
+const LIMITS = { maxInconclusive: 3 };
+
+function started(): RolloutState {
+  const base = initialState({ service: 'fraud-scorer', stable: 'v1', strategy: 'canary', steps: STEPS, now: T0 });
+  const result = transition(base, { type: 'start', candidate: 'v2' }, { versions: ['v1', 'v2'], now: T0, reason: null });
+  if (!result.ok) throw new Error(result.refusal.message);
+  return result.state;
+}
+
+function verdict(result: Verdict['result'], hold = false): Verdict {
+  return { result, reason: `it was ${result}`, at: T0, hold, checks: [], figures: {} };
+}
+
+describe('decideProgression', () => {
+  test('a fail rolls back at once, even in the middle of the bake time and when paused', () => {
+    const state = started();
+    expect(decideProgression(state, verdict('fail'), 0, T0 + 1, LIMITS)).toEqual({ command: { type: 'rollback' }, reason: 'analysis: it was fail' });
+    expect(decideProgression({ ...state, phase: 'paused' }, verdict('fail'), 0, T0 + 1, LIMITS)?.command).toEqual({ type: 'rollback' });
+  });
+
+  test('a pass advances only after the bake time of the step', () => {
+    const state = started();
+    expect(decideProgression(state, verdict('pass'), 0, T0 + 59_999, LIMITS)).toBeNull();
+    expect(decideProgression(state, verdict('pass'), 0, T0 + 60_000, LIMITS)?.command).toEqual({ type: 'advance' });
+  });
+
+  test('inconclusive never advances; past the limit after the bake it pauses for a human', () => {
+    const state = started();
+    expect(decideProgression(state, verdict('inconclusive'), 10, T0 + 1_000, LIMITS)).toBeNull();
+    expect(decideProgression(state, verdict('inconclusive'), 2, T0 + 120_000, LIMITS)).toBeNull();
+    const paused = decideProgression(state, verdict('inconclusive'), 3, T0 + 120_000, LIMITS);
+    expect(paused?.command).toEqual({ type: 'pause' });
+    expect(paused?.reason).toContain('3 inconclusive verdicts in a row');
+  });
+
+  test('a hold (sample-ratio mismatch) and a paused rollout are judged but not moved', () => {
+    const state = started();
+    expect(decideProgression(state, verdict('pass', true), 0, T0 + 120_000, LIMITS)).toBeNull();
+    expect(decideProgression({ ...state, phase: 'paused' }, verdict('pass'), 0, T0 + 120_000, LIMITS)).toBeNull();
+  });
+
+  test('nothing happens without an active rollout', () => {
+    const idle = initialState({ service: 'fraud-scorer', stable: 'v1', strategy: 'canary', steps: STEPS, now: T0 });
+    expect(decideProgression(idle, verdict('fail'), 0, T0, LIMITS)).toBeNull();
+  });
+});
+
+describe('advance', () => {
+  const ctx = (now: number) => ({ versions: ['v1', 'v2'], now, reason: 'analysis' });
+
+  test('moves to the next step, never lowering the weight, and the last step promotes', () => {
+    const state = { ...started(), weightBp: 7000 };
+    const second = transition(state, { type: 'advance' }, ctx(T0 + 60_000));
+    expect(second.ok && second.state).toMatchObject({ stepIndex: 1, weightBp: 7000, stepStartedAt: T0 + 60_000 });
+    const done = second.ok ? transition(second.state, { type: 'advance' }, ctx(T0 + 120_000)) : second;
+    expect(done.ok && done.state).toMatchObject({ phase: 'promoted', stable: 'v2', previous: 'v1', candidate: null, weightBp: 0 });
+  });
+
+  test('keeps the verdict that caused a transition as the last verdict', () => {
+    const result = transition(started(), { type: 'rollback' }, { ...ctx(T0 + 5), verdict: verdict('fail') });
+    expect(result.ok && result.state.lastVerdict?.reason).toBe('it was fail');
+  });
+
+  test('is refused for a paused rollout and for blue-green', () => {
+    const paused = { ...started(), phase: 'paused' as const };
+    expect(transition(paused, { type: 'advance' }, ctx(T0)).ok).toBe(false);
+    expect(transition({ ...started(), strategy: 'blue-green' }, { type: 'advance' }, ctx(T0)).ok).toBe(false);
+  });
+});
