@@ -24,7 +24,7 @@ const missing = () => REQUIRED.filter((req) => !onPath(req.binary));
 if (missing().length > 0 && process.getuid?.() === 0 && onPath('apt-get')) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-  spawnSync('apt-get', ['install', '-y', ...missing().map((req) => req.package)], { stdio: 'inherit', env });
+  spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing().map((req) => req.package)], { stdio: 'inherit', env });
 }
 
 const still = missing();

@@ -143,6 +143,7 @@ const analysis = z
   .prefault({})
   .superRefine((a, ctx) => {
     if (a.settle < a.flush) ctx.addIssue({ code: 'custom', path: ['settle'], message: 'must be at least the flush interval, or buckets are judged before every replica wrote them' });
+    if (a.retention <= a.baseline + a.settle) ctx.addIssue({ code: 'custom', path: ['retention'], message: 'must be longer than baseline + settle, or the latency baseline expires before it is read' });
   }, { when: () => true });
 
 const webhook = z.strictObject({
