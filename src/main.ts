@@ -18,6 +18,7 @@ import type { Config } from './config/schema.js';
 import { createAdminApp } from './http/admin/app.js';
 import { Resolver } from './http/proxy/resolve.js';
 import { createProxyServer } from './http/proxy/server.js';
+import type { Ejection } from './http/proxy/upstream-pool.js';
 import { Metrics } from './metrics/metrics.js';
 import { transitionKind } from './metrics/transition-kind.js';
 import { WebhookNotifier } from './notifier/webhook-notifier.js';
@@ -112,7 +113,17 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     },
   };
 
-  const proxy = createProxyServer(new Resolver(config.services, routing, clock, newId), { log, observer });
+  const onEjection = (service: string, ejection: Ejection) => {
+    metrics.onEjection(service, ejection.version, ejection.target);
+    log.warn({ service, ...ejection }, 'target ejected after failing in a row');
+  };
+  const resolver = new Resolver(config.services, routing, clock, newId, onEjection);
+  const proxy = createProxyServer(resolver, {
+    log,
+    observer,
+    now: () => clock.now(),
+    onFallback: (service, from, to) => metrics.onFallback(service, from, to),
+  });
   const admin = createServer(
     createAdminApp({
       commands,

@@ -56,6 +56,48 @@ const target = z.string().transform((text, ctx) => {
 
 const step = z.strictObject({ weight: percent, bake: duration.prefault('1m') }).transform((s) => ({ weightBp: percentToBp(s.weight), bakeMs: s.bake }));
 
+/** `1MiB`, `64KiB`, `512B` or a plain number of bytes. */
+const bytes = z.union([z.number().int().min(0), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const match = /^(\d+)\s*(B|KiB|MiB)$/.exec(value.trim());
+  if (match === null) {
+    ctx.addIssue({ code: 'custom', message: `not a size like 512B, 64KiB or 1MiB (got "${value}")` });
+    return z.NEVER;
+  }
+  return Number(match[1]) * (match[2] === 'MiB' ? 1024 * 1024 : match[2] === 'KiB' ? 1024 : 1);
+});
+
+const httpStatus = z.number().int().min(100).max(599);
+
+/** What the proxy does when a version cannot answer (issue: never lose a request to a release). */
+const fallback = z
+  .strictObject({
+    /** Retry a failed candidate request once on stable when it can be replayed. */
+    toStable: z.boolean().default(true),
+    /** Candidate answers treated as failures besides connect errors and timeouts. */
+    statuses: z.array(httpStatus).default([502, 503, 504]),
+    /** Request bodies up to this size are kept so the request can be replayed on stable. */
+    replayBodyBytes: bytes.prefault('1MiB'),
+    /** Sent when no version can answer; otherwise a problem+json 502/503/504. */
+    response: z
+      .strictObject({
+        status: httpStatus,
+        headers: z.record(z.string(), z.string()).default({}),
+        body: z.unknown(),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+/** Passive health: a target failing this many times in a row is ejected for a cool-down. */
+const health = z
+  .strictObject({
+    failures: z.number().int().min(1).default(5),
+    cooldown: timeout.prefault('5s'),
+    maxCooldown: timeout.prefault('1m'),
+  })
+  .prefault({});
+
 /**
  * A service's analysis: `enabled` (default true) and any detector threshold of
  * AnalysisConfig (src/core/analysis/config.ts) by its own name; the rest keep
@@ -93,6 +135,8 @@ const service = z
       .strictObject({ connect: timeout.prefault('2s'), request: timeout.prefault('30s') })
       .prefault({ connect: '2s', request: '30s' }),
     analysis: serviceAnalysis,
+    fallback,
+    health,
     rollout: z.strictObject({
       stable: z.string(),
       strategy: z.enum(STRATEGIES).default('canary'),

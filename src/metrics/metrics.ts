@@ -41,6 +41,7 @@ export class Metrics implements RequestObserver {
   private readonly evidenceTests = new Map<string, Set<string>>();
 
   private readonly fallbacks: Counter<'service' | 'from' | 'to'>;
+  private readonly ejections: Counter<'service' | 'version' | 'target'>;
   private readonly weight: Gauge<'service'>;
   private readonly phase: Gauge<'service' | 'phase'>;
   private readonly info: Gauge<'service' | 'stable' | 'candidate'>;
@@ -62,6 +63,12 @@ export class Metrics implements RequestObserver {
       name: 'switchyard_fallbacks_total',
       help: 'Requests that a failing version did not answer and another version (or the fallback response) did, by service, failing version and the one that answered.',
       labelNames: ['service', 'from', 'to'],
+      registers,
+    });
+    this.ejections = new Counter({
+      name: 'switchyard_target_ejections_total',
+      help: 'Times a target was taken out of its pool for a cool-down after failing in a row (passive health), by service, version and target.',
+      labelNames: ['service', 'version', 'target'],
       registers,
     });
     this.weight = new Gauge({
@@ -157,6 +164,11 @@ export class Metrics implements RequestObserver {
   /** A request that `from` failed and `to` answered (a version, or `fallback-response`). */
   onFallback(service: string, from: string, to: string): void {
     this.fallbacks.inc({ service, from, to });
+  }
+
+  /** Passive health took a target out of rotation for a cool-down. */
+  onEjection(service: string, version: string, target: string): void {
+    this.ejections.inc({ service, version, target });
   }
 
   /** A service's routing view changed (RoutingTable.onUpdate). */

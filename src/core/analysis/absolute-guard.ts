@@ -1,5 +1,5 @@
 import type { AnalysisConfig } from './config.js';
-import { recentBuckets, type AnalysisBucket } from './input.js';
+import { errorCounts, recentBuckets, type AnalysisBucket } from './input.js';
 
 /**
  * The absolute guard for catastrophic failure (research/canary-statistics.md
@@ -20,11 +20,11 @@ export function absoluteGuard(buckets: ReadonlyArray<AnalysisBucket>, config: An
   let requests = 0;
   let errors = 0;
   for (const b of recentBuckets(buckets, config.absoluteWindowMs)) {
-    const { requests: n, errors: e, failingKeys: k } = b.candidate;
     // Deduplicated like the e-process (§2.1 guards): a key's retries count once,
     // or one client retrying a failure 5 times would read as 50 % errors.
-    requests += config.dedupByKey ? n - e + Math.min(k, e) : n;
-    errors += config.dedupByKey ? Math.min(k, e) : e;
+    const counts = errorCounts(b.candidate, config.dedupByKey);
+    requests += counts.requests;
+    errors += counts.events;
   }
   const ratio = requests >= config.absoluteMinRequests ? Math.min(1, errors / requests) : null;
   return { requests, errors, ratio, fail: ratio !== null && ratio >= config.absoluteErrorRate };

@@ -1,6 +1,6 @@
 import type { AnalysisConfig } from './config.js';
 import { addEvents, cloneGridProcess, logEvidence, logWeightedSum, newGridProcess, type GridProcess } from './e-process.js';
-import type { AnalysisBucket } from './input.js';
+import { errorCounts, type AnalysisBucket } from './input.js';
 import { LATENCY_QUANTILES, msprt, newDenseHistogram, quantileKey, scanHistogram, type LogMoments, type MsprtResult } from './latency-test.js';
 import type { ArmWindow } from './window.js';
 
@@ -148,12 +148,19 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
   s.lastBucketMs = b.bucketMs;
   addTotals(s.candidate, b.candidate);
   addTotals(s.stable, b.stable);
-  const n = b.candidate.requests + b.stable.requests;
-  const rho = n > 0 ? b.candidate.requests / n : 0;
-  const events = (arm: ArmWindow) => (config.dedupByKey ? arm.failingKeys : arm.errors);
-  addEvents(s.errors, rho, events(b.candidate), events(b.stable));
-  if (s.latency !== null) foldLatency(s.latency, b, rho, b.bucketMs >= s.warmupUntilMs, config);
+  const c = errorCounts(b.candidate, config.dedupByKey);
+  const st = errorCounts(b.stable, config.dedupByKey);
+  addEvents(s.errors, share(c.requests, st.requests), c.events, st.events);
+  if (s.latency !== null) {
+    const rho = share(b.candidate.requests, b.stable.requests);
+    foldLatency(s.latency, b, rho, b.bucketMs >= s.warmupUntilMs, config);
+  }
   updatePeaks(s, b.bucketMs, config, weights);
+}
+
+/** The candidate's realised share ρ_t (0 without requests: such buckets are skipped). */
+function share(candidate: number, stable: number): number {
+  return candidate + stable > 0 ? candidate / (candidate + stable) : 0;
 }
 
 function addTotals(t: ArmTotals, arm: ArmWindow): void {
@@ -198,29 +205,40 @@ export function latencyMeanTest(s: EvidenceState, config: AnalysisConfig): Msprt
  * ln E of each component, or −∞ while its guard is unmet: fewer than
  * `minCandidateEvents` canary events (§2.1A), the mSPRT burn-in, or a candidate
  * faster than stable (the mSPRT is one-sided, §2.2B). Dropping a term only
- * lowers the average, so the rule stays within α (Ville).
+ * lowers the average, so the rule stays within α (Ville). With `gated` false,
+ * only the one-sidedness applies: the figures an operator watches grow.
  */
-export function gatedLogs(s: EvidenceState, config: AnalysisConfig): number[] {
-  const min = config.minCandidateEvents;
+export function componentLogs(s: EvidenceState, config: AnalysisConfig, gated = true): number[] {
+  const min = gated ? config.minCandidateEvents : 0;
   const gate = (p: GridProcess) => (p.candidateEvents >= min ? logEvidence(p) : -Infinity);
   const l = s.latency;
   if (l === null || l.thresholdKeys === null) return [gate(s.errors), -Infinity, -Infinity, -Infinity, -Infinity];
-  const mean = l.candidateLog.n >= config.msprtBurnIn ? latencyMeanTest(s, config) : null;
+  const mean = !gated || l.candidateLog.n >= config.msprtBurnIn ? latencyMeanTest(s, config) : null;
   const meanLog = mean !== null && mean.delta > 0 ? mean.logLambda : -Infinity;
   return [gate(s.errors), ...l.exceed.map(gate), meanLog];
 }
 
+/** ln of the weighted average of the components' evidence. */
+export function combinedLog(logs: readonly number[], weights: readonly number[]): number {
+  return logWeightedSum(logs.map((logValue, i) => ({ weight: weights[i] as number, logValue })));
+}
+
+/** The component that contributes most to the weighted average. */
+export function leadingComponent(logs: readonly number[], weights: readonly number[]): Component {
+  let best = 0;
+  for (let i = 1; i < logs.length; i++) {
+    if (Math.log(weights[i] as number) + (logs[i] as number) > Math.log(weights[best] as number) + (logs[best] as number)) best = i;
+  }
+  return COMPONENTS[best] as Component;
+}
+
 function updatePeaks(s: EvidenceState, bucketMs: number, config: AnalysisConfig, weights: readonly number[]): void {
-  const logs = gatedLogs(s, config);
+  const logs = componentLogs(s, config);
   for (let i = 0; i < logs.length; i++) s.peakLog[i] = Math.max(s.peakLog[i] as number, logs[i] as number);
-  const combined = logWeightedSum(logs.map((logValue, i) => ({ weight: weights[i] as number, logValue })));
+  const combined = combinedLog(logs, weights);
   s.peakCombinedLog = Math.max(s.peakCombinedLog, combined);
   if (s.crossedAtMs === null && combined >= Math.log(1 / config.alpha)) {
     s.crossedAtMs = bucketMs;
-    let best = 0;
-    logs.forEach((l, i) => {
-      if (Math.log(weights[i] as number) + l > Math.log(weights[best] as number) + (logs[best] as number)) best = i;
-    });
-    s.crossedBy = COMPONENTS[best] as Component;
+    s.crossedBy = leadingComponent(logs, weights);
   }
 }

@@ -1,8 +1,8 @@
 import type { Verdict, VerdictCheck, VerdictResult } from '../rollout-state.js';
 import type { AbsoluteGuard } from './absolute-guard.js';
 import type { AnalysisConfig } from './config.js';
-import { logEvidence, logWeightedSum } from './e-process.js';
-import { COMPONENTS, componentWeights, gatedLogs, latencyMeanTest, type Component, type EvidenceState } from './evidence.js';
+import { logEvidence } from './e-process.js';
+import { combinedLog, COMPONENTS, componentLogs, componentWeights, latencyMeanTest, leadingComponent, type Component, type EvidenceState } from './evidence.js';
 import type { AnalysisInput } from './input.js';
 import { LATENCY_QUANTILES, quantileMs, type MsprtResult } from './latency-test.js';
 import type { SampleRatio } from './sample-ratio.js';
@@ -17,6 +17,11 @@ export interface VerdictParts {
   readonly ratio: SampleRatio;
 }
 
+interface Parts extends VerdictParts {
+  /** Per quantile (p50, p90, p99): thresholds, quantiles and exceedances, or null before the thresholds are fixed. */
+  readonly quantiles: ReadonlyArray<QuantileFigures | null>;
+}
+
 const QUANTILE_NAMES = ['p50', 'p90', 'p99'] as const;
 
 /**
@@ -24,19 +29,26 @@ const QUANTILE_NAMES = ['p50', 'p90', 'p99'] as const;
  * then a sample-ratio mismatch holds; then too little data is inconclusive
  * (never a pass, STYLE.md); otherwise pass.
  */
-export function buildVerdict(p: VerdictParts): Verdict {
+export function buildVerdict(parts: VerdictParts): Verdict {
+  const p: Parts = { ...parts, quantiles: QUANTILE_NAMES.map((_, q) => quantileFigures(parts.state, q)) };
   const { result, hold, reason } = decide(p);
   return { result, reason, at: p.input.now, hold, checks: checks(p), figures: figures(p) };
 }
 
-function decide(p: VerdictParts): { result: VerdictResult; hold: boolean; reason: string } {
+function decide(p: Parts): { result: VerdictResult; hold: boolean; reason: string } {
   const { state: s, config: c, guard, ratio } = p;
   if (guard.fail && guard.ratio !== null) {
     const reason = `candidate error ratio ${pct(guard.ratio)} over the last ${seconds(c.absoluteWindowMs)} (${guard.errors} of ${guard.requests} requests failed) ≥ ${pct(c.absoluteErrorRate)}`;
     return { result: 'fail', hold: false, reason };
   }
-  const evidence = `evidence ${num(Math.exp(s.peakCombinedLog))} ${s.crossedAtMs !== null ? '≥' : '<'} ${num(1 / c.alpha)}`;
-  if (s.crossedAtMs !== null) return { result: 'fail', hold: false, reason: `${describe(p, s.crossedBy ?? 'errors')} (${evidence})` };
+  const threshold = 1 / c.alpha;
+  if (s.crossedAtMs !== null) {
+    return { result: 'fail', hold: false, reason: `${describe(p, s.crossedBy ?? 'errors')} (evidence ${num(Math.exp(s.peakCombinedLog))} ≥ ${num(threshold)})` };
+  }
+  const weights = componentWeights(c);
+  const logs = componentLogs(s, c, false);
+  const now = Math.exp(combinedLog(logs, weights));
+  const evidence = `evidence ${num(now)} ${now >= threshold ? '≥' : '<'} ${num(threshold)}`;
   if (ratio.mismatch) {
     const reason = `candidate share of requests ${pct(ratio.observedShare ?? 0)} vs weight ${pct(ratio.expectedShare ?? 0)} over the last ${seconds(c.srmWindowMs)} (p = ${num(ratio.pValue ?? 0)}): stale replicas or a broken split? holding`;
     return { result: 'inconclusive', hold: true, reason };
@@ -50,12 +62,16 @@ function decide(p: VerdictParts): { result: VerdictResult; hold: boolean; reason
     const reason = `latency thresholds not fixed yet: ${s.latency.poolCount} of ${c.latencyBaselineMinRequests} stable requests (${evidence})`;
     return { result: 'inconclusive', hold: false, reason };
   }
+  if (now >= threshold) {
+    const reason = `${describe(p, leadingComponent(logs, weights))} (${evidence}, but fewer than ${c.minCandidateEvents} candidate events or ${c.msprtBurnIn} requests for the mean test yet)`;
+    return { result: 'inconclusive', hold: false, reason };
+  }
   const latency = s.latency === null ? '' : `, ${describe(p, 'latencyP99')}`;
   return { result: 'pass', hold: false, reason: `no regression: ${describe(p, 'errors')}${latency} (${evidence})` };
 }
 
 /** One phrase per component: the figures an operator compares. */
-function describe(p: VerdictParts, component: Component): string {
+function describe(p: Parts, component: Component): string {
   const { state: s, config } = p;
   if (component === 'errors') return `candidate error rate ${pctOf(s.candidate.errors, s.candidate.requests)} vs stable ${pctOf(s.stable.errors, s.stable.requests)}`;
   if (component === 'latencyMean') {
@@ -63,12 +79,22 @@ function describe(p: VerdictParts, component: Component): string {
     return m === null ? 'candidate latency not measured yet' : `candidate geometric-mean latency ${m.ratio.toFixed(2)}× stable`;
   }
   const q = COMPONENTS.indexOf(component) - 1;
-  const l = quantileFigures(s, q);
-  if (l === null) return 'latency not judged yet';
+  const l = p.quantiles[q];
+  if (l === null || l === undefined) return 'latency not judged yet';
   return `candidate ${QUANTILE_NAMES[q]} latency ${ms(l.candidateMs)} vs stable ${ms(l.stableMs)}, ${pctOf(l.candidateAbove, l.candidateN)} vs ${pctOf(l.stableAbove, l.stableN)} of requests above ${ms(l.thresholdMs)}`;
 }
 
-function quantileFigures(s: EvidenceState, q: number) {
+interface QuantileFigures {
+  readonly thresholdMs: number;
+  readonly candidateMs: number | null;
+  readonly stableMs: number | null;
+  readonly candidateAbove: number;
+  readonly stableAbove: number;
+  readonly candidateN: number;
+  readonly stableN: number;
+}
+
+function quantileFigures(s: EvidenceState, q: number): QuantileFigures | null {
   const l = s.latency;
   const keys = l?.thresholdKeys;
   if (l === null || l === undefined || keys === null || keys === undefined) return null;
@@ -84,7 +110,7 @@ function quantileFigures(s: EvidenceState, q: number) {
   };
 }
 
-function checks(p: VerdictParts): VerdictCheck[] {
+function checks(p: Parts): VerdictCheck[] {
   const { state: s, config: c, guard, ratio } = p;
   const weights = componentWeights(c);
   const out: VerdictCheck[] = [
@@ -112,7 +138,7 @@ function checks(p: VerdictParts): VerdictCheck[] {
     value: finite(Math.exp(s.peakCombinedLog)),
     threshold: 1 / c.alpha,
     result: s.crossedAtMs !== null ? 'fail' : 'pass',
-    detail: `peak since the rollout started of the weighted average of the e-processes above (now ${num(Math.exp(currentCombinedLog(p)))}); fails at 1/α, α = ${c.alpha}`,
+    detail: `peak since the rollout started of the weighted average of the e-processes above, each counted once its guard is met (now, before guards: ${num(Math.exp(currentCombinedLog(p)))}); fails at 1/α, α = ${c.alpha}`,
   });
   out.push({
     name: 'sample ratio',
@@ -124,7 +150,7 @@ function checks(p: VerdictParts): VerdictCheck[] {
   return out;
 }
 
-function componentCheck(p: VerdictParts, component: Component, i: number, weight: number): VerdictCheck {
+function componentCheck(p: Parts, component: Component, i: number, weight: number): VerdictCheck {
   const { state: s, config: c } = p;
   const threshold = 1 / (c.alpha * weight);
   const failed = (s.peakLog[i] as number) >= Math.log(threshold);
@@ -147,16 +173,21 @@ function componentCheck(p: VerdictParts, component: Component, i: number, weight
     value: process === undefined ? null : finite(Math.exp(logEvidence(process))),
     threshold,
     result: failed ? 'fail' : events < c.minCandidateEvents ? 'inconclusive' : 'pass',
-    detail: `${describe(p, component)}; ${events} candidate ${unit} (${c.minCandidateEvents} needed); alone it fails at 1/(α·${num(weight)})`,
+    detail: `${describe(p, component)}; ${events} candidate ${unit} (${c.minCandidateEvents} needed); alone it fails at 1/(α·${num(weight)})${thresholdSource(s, component)}`,
   };
 }
 
-function currentCombinedLog(p: VerdictParts): number {
-  const weights = componentWeights(p.config);
-  return logWeightedSum(gatedLogs(p.state, p.config).map((logValue, i) => ({ weight: weights[i] as number, logValue })));
+function thresholdSource(s: EvidenceState, component: Component): string {
+  const source = s.latency?.thresholdSource;
+  if (component === 'errors' || source === null || source === undefined) return '';
+  return source === 'baseline' ? '; threshold from the pre-rollout baseline' : "; threshold from stable's first requests of the rollout";
 }
 
-function figures(p: VerdictParts): Record<string, number> {
+function currentCombinedLog(p: Parts): number {
+  return combinedLog(componentLogs(p.state, p.config, false), componentWeights(p.config));
+}
+
+function figures(p: Parts): Record<string, number> {
   const { state: s, config: c, guard, ratio } = p;
   const f: Record<string, number> = {};
   const put = (name: string, value: number | null | undefined) => {
@@ -174,11 +205,13 @@ function figures(p: VerdictParts): Record<string, number> {
   put('errorEvidence', Math.exp(logEvidence(s.errors)));
   s.latency?.exceed.forEach((e, q) => put(`latency${QUANTILE_NAMES[q]?.toUpperCase()}Evidence`, s.latency?.thresholdKeys ? Math.exp(logEvidence(e)) : null));
   QUANTILE_NAMES.forEach((name, q) => {
-    const l = quantileFigures(s, q);
+    const l = p.quantiles[q];
     put(`threshold${name.toUpperCase()}Ms`, l?.thresholdMs);
     put(`candidate${name.toUpperCase()}Ms`, l?.candidateMs);
     put(`stable${name.toUpperCase()}Ms`, l?.stableMs);
     put(`${name}Ratio`, l?.candidateMs && l.stableMs ? l.candidateMs / l.stableMs : null);
+    put(`candidateAbove${name.toUpperCase()}`, l?.candidateAbove);
+    put(`stableAbove${name.toUpperCase()}`, l?.stableAbove);
   });
   const m = latencyMeanTest(s, c);
   put('latencyMeanRatio', m?.ratio);

@@ -1,101 +1,189 @@
-import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.js';
 import type { Outcome, RequestObserver } from '../../app/request-observer.js';
-import type { ErrorCode } from '../../core/errors.js';
 import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER, withoutHopByHop } from './headers.js';
+import { ReplayBody } from './replay-body.js';
 import type { Routed } from './resolve.js';
 import { sendProblem } from './respond.js';
+import type { Target, VersionPool } from './upstream-pool.js';
 
 export interface ForwardContext {
   readonly log: Logger;
   readonly observer: RequestObserver;
+  /** A failed candidate request was sent to `to` (a version, or `fallback-response`). */
+  readonly onFallback: (service: string, from: string, to: string) => void;
+  readonly now: () => number;
 }
 
 /** nginx's code for "the client closed the request": not the version's fault, not an error. */
 const CLIENT_CLOSED = 499;
 
-/** Streams one request to a target of the assigned version and its answer back. */
+type Failure = 'timeout' | 'connect' | 'status';
+
+/**
+ * Streams one request to a target of the assigned version and its answer back.
+ * A candidate that fails (connect error, timeout, a configured status) gets the
+ * request replayed once on stable when the body could be kept; the failure
+ * still counts against the candidate. Every attempt is counted once.
+ */
 export function forward(req: IncomingMessage, res: ServerResponse, routed: Routed, requestId: string, ctx: ForwardContext): void {
-  const { pool, route, setCookie } = routed;
-  const { log } = ctx;
-  const startedAt = performance.now();
-  let status = 0;
-  let outcome: Outcome = 'ok';
-  const target = pool.pick();
-  const { connect: connectMs, request: requestMs } = route.config.timeouts;
-  const upstream = request({
-    host: target.hostname,
-    port: target.port,
-    method: req.method,
-    path: req.url,
-    agent: target.agent,
-    headers: upstreamHeaders(req, target, pool.version, requestId, false),
-  });
-  // Time to response headers; a streaming body after that is not cut.
-  let timer: NodeJS.Timeout | undefined = setTimeout(() => fail('SY_ERR_UPSTREAM_TIMEOUT', `no response within ${requestMs} ms`), requestMs);
-  let failed = false;
-
-  upstream.on('socket', (socket: Socket) => {
-    if (!socket.connecting) return;
-    const connectTimer = setTimeout(() => fail('SY_ERR_UPSTREAM_TIMEOUT', `no connection within ${connectMs} ms`), connectMs);
-    socket.once('connect', () => clearTimeout(connectTimer));
-    socket.once('close', () => clearTimeout(connectTimer));
-  });
-
-  upstream.on('response', (upRes) => {
-    clearTimeout(timer);
-    timer = undefined;
-    const headers = withoutHopByHop(upRes.headers);
-    headers[VERSION_HEADER] = pool.version;
-    headers[REQUEST_ID_HEADER] = requestId;
-    if (setCookie !== null) headers['set-cookie'] = appendCookie(upRes.headers['set-cookie'], setCookie);
-    status = upRes.statusCode ?? 502;
-    if (status >= 500) outcome = 'status';
-    res.writeHead(status, upRes.statusMessage, headers);
-    upRes.pipe(res);
-    upRes.on('error', () => res.destroy());
-  });
-
-  upstream.on('error', (err: NodeJS.ErrnoException) => {
-    if (failed || res.destroyed) return;
-    fail('SY_ERR_UPSTREAM_CONNECT', `${target.origin}: ${err.code ?? err.message}`);
-  });
-
-  // A client that goes away cancels the upstream request. Every request is counted once, here.
-  res.on('close', () => {
-    clearTimeout(timer);
-    const finished = res.writableFinished;
-    if (!finished) upstream.destroy();
-    ctx.observer.observe({
-      service: route.name,
-      version: pool.version,
-      key: routed.key,
-      status: finished || failed ? status : CLIENT_CLOSED,
-      outcome,
-      latencyMs: performance.now() - startedAt,
-    });
-  });
-
-  req.pipe(upstream);
-
-  function fail(code: ErrorCode, why: string): void {
-    if (failed) return;
-    failed = true;
-    outcome = code === 'SY_ERR_UPSTREAM_TIMEOUT' ? 'timeout' : 'connect';
-    clearTimeout(timer);
-    upstream.destroy();
-    log.warn({ requestId, service: route.name, version: pool.version, target: target.origin, code }, why);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    const detail = `version ${pool.version} of service ${route.name} failed: ${why}`;
-    status = code === 'SY_ERR_UPSTREAM_TIMEOUT' ? 504 : 502;
-    sendProblem(res, code, detail, requestId, route.name, pool.version);
-  }
+  new Exchange(req, res, routed, requestId, ctx).send(routed.pool, null);
 }
 
-function appendCookie(existing: string[] | undefined, cookie: string): string[] {
-  return existing === undefined ? [cookie] : [...existing, cookie];
+class Exchange {
+  private readonly replay: ReplayBody | null;
+  private upstream: ClientRequest | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private attemptStartedAt = performance.now();
+  private version: string;
+  private status = 0;
+  private outcome: Outcome = 'ok';
+  /** The current attempt has its answer or its failure. */
+  private settled = false;
+  private retried = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly routed: Routed,
+    private readonly requestId: string,
+    private readonly ctx: ForwardContext,
+  ) {
+    const { fallback } = routed.route.config;
+    const mayRetry = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
+    this.replay = mayRetry ? new ReplayBody(req, fallback.replayBodyBytes) : null;
+    this.version = routed.pool.version;
+    // A client that goes away cancels the upstream request. The last attempt is counted here.
+    res.on('close', () => {
+      clearTimeout(this.timer);
+      const finished = res.writableFinished;
+      if (!finished) this.upstream?.destroy();
+      this.record(finished || this.outcome !== 'ok' ? this.status : CLIENT_CLOSED, this.outcome);
+    });
+  }
+
+  send(pool: VersionPool, body: Buffer | null): void {
+    const target = pool.pick(this.ctx.now());
+    const { connect: connectMs, request: requestMs } = this.routed.route.config.timeouts;
+    this.version = pool.version;
+    this.settled = false;
+    this.attemptStartedAt = performance.now();
+    const upstream = request({
+      host: target.hostname,
+      port: target.port,
+      method: this.req.method,
+      path: this.req.url,
+      agent: target.agent,
+      headers: upstreamHeaders(this.req, target, pool.version, this.requestId, false),
+    });
+    this.upstream = upstream;
+    // Time to response headers; a streaming body after that is not cut.
+    this.timer = setTimeout(() => this.fail(pool, target, 'timeout', `no response within ${requestMs} ms`), requestMs);
+    upstream.on('socket', (socket: Socket) => {
+      if (!socket.connecting) return;
+      const connectTimer = setTimeout(() => this.fail(pool, target, 'timeout', `no connection within ${connectMs} ms`), connectMs);
+      socket.once('connect', () => clearTimeout(connectTimer));
+      socket.once('close', () => clearTimeout(connectTimer));
+    });
+    upstream.on('response', (upRes) => this.answer(pool, target, upRes));
+    upstream.on('error', (err: NodeJS.ErrnoException) => this.fail(pool, target, 'connect', `${target.origin}: ${err.code ?? err.message}`));
+    if (body === null) this.req.pipe(upstream);
+    else upstream.end(body);
+  }
+
+  private answer(pool: VersionPool, target: Target, upRes: IncomingMessage): void {
+    if (this.settled || this.res.destroyed) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    pool.report(target, true, this.ctx.now());
+    const status = upRes.statusCode ?? 502;
+    if (this.canRetry(pool) && this.routed.route.config.fallback.statuses.includes(status)) {
+      upRes.resume();
+      this.retry(pool, 'status', status);
+      return;
+    }
+    const headers = withoutHopByHop(upRes.headers);
+    headers[VERSION_HEADER] = pool.version;
+    headers[REQUEST_ID_HEADER] = this.requestId;
+    const { setCookie } = this.routed;
+    if (setCookie !== null) headers['set-cookie'] = [...(upRes.headers['set-cookie'] ?? []), setCookie];
+    this.status = status;
+    this.outcome = status >= 500 ? 'status' : 'ok';
+    this.res.writeHead(status, upRes.statusMessage, headers);
+    upRes.pipe(this.res);
+    upRes.on('error', () => this.res.destroy());
+  }
+
+  private fail(pool: VersionPool, target: Target, failure: 'timeout' | 'connect', why: string): void {
+    if (this.settled || this.res.destroyed) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.upstream?.destroy();
+    pool.report(target, false, this.ctx.now());
+    const { route } = this.routed;
+    this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: pool.version, target: target.origin, failure }, why);
+    if (this.canRetry(pool)) {
+      this.retry(pool, failure, failure === 'timeout' ? 504 : 502);
+      return;
+    }
+    this.giveUp(pool.version, failure, why);
+  }
+
+  private canRetry(pool: VersionPool): boolean {
+    return this.replay !== null && !this.retried && pool !== this.routed.stable && !this.res.headersSent;
+  }
+
+  /** Replays on stable once the whole body is in hand; the candidate's failure is counted either way. */
+  private retry(pool: VersionPool, failure: Failure, status: number): void {
+    this.retried = true;
+    this.status = status;
+    this.outcome = failure;
+    const stable = this.routed.stable;
+    this.replay?.whenComplete((body) => {
+      if (this.res.destroyed) return;
+      if (body === null) {
+        this.giveUp(pool.version, failure, 'the request body was too large to replay on stable');
+        return;
+      }
+      this.record(status, failure);
+      this.status = 0;
+      this.outcome = 'ok';
+      this.ctx.onFallback(this.routed.route.name, pool.version, stable.version);
+      this.send(stable, body);
+    });
+  }
+
+  /** No version can answer: the configured fallback response, else an explicit problem. */
+  private giveUp(version: string, failure: Failure, why: string): void {
+    const { route } = this.routed;
+    this.outcome = failure;
+    if (this.res.headersSent) {
+      this.res.destroy();
+      return;
+    }
+    const configured = route.config.fallback.response;
+    if (configured !== undefined) {
+      this.ctx.onFallback(route.name, version, 'fallback-response');
+      this.status = configured.status;
+      const body = JSON.stringify(configured.body ?? null);
+      this.res.writeHead(configured.status, {
+        'content-type': 'application/json',
+        ...configured.headers,
+        'content-length': Buffer.byteLength(body),
+        [REQUEST_ID_HEADER]: this.requestId,
+        [VERSION_HEADER]: 'fallback',
+      });
+      this.res.end(body);
+      return;
+    }
+    const code = failure === 'timeout' ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_CONNECT';
+    this.status = failure === 'timeout' ? 504 : 502;
+    sendProblem(this.res, code, `version ${version} of service ${route.name} failed: ${why}`, this.requestId, route.name, version);
+  }
+
+  private record(status: number, outcome: Outcome): void {
+    const { route, key } = this.routed;
+    this.ctx.observer.observe({ service: route.name, version: this.version, key, status, outcome, latencyMs: performance.now() - this.attemptStartedAt });
+  }
 }

@@ -6,7 +6,7 @@ import { assign, type AssignmentReason } from '../../core/assignment.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { readCookie, REQUEST_ID_HEADER, singleHeader, VERSION_HEADER } from './headers.js';
 import { RouteMatcher } from './route-matcher.js';
-import { buildPools, type VersionPool } from './upstream-pool.js';
+import { buildPools, type Ejection, type VersionPool } from './upstream-pool.js';
 
 const STICKY_COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 /** Client-sent request ids are echoed only when short and printable. */
@@ -23,6 +23,8 @@ export interface Routed {
   readonly ok: true;
   readonly route: ServiceRoute;
   readonly pool: VersionPool;
+  /** Stable's pool, where a failed candidate request is replayed. */
+  readonly stable: VersionPool;
   readonly reason: AssignmentReason;
   /** The sticky key the assignment used. */
   readonly key: string;
@@ -47,15 +49,21 @@ export class Resolver {
     private readonly routing: RoutingTable,
     private readonly clock: Clock,
     private readonly newId: () => string,
+    onEjection: (service: string, ejection: Ejection) => void,
   ) {
     this.matcher = new RouteMatcher(services);
     for (const [name, config] of Object.entries(services)) {
-      this.routes.set(name, { name, config, pools: buildPools(config), versionList: Object.keys(config.versions).join(', ') });
+      const pools = buildPools(config, (ejection) => onEjection(name, ejection));
+      this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', ') });
     }
   }
 
   allPools(): Iterable<ReadonlyMap<string, VersionPool>> {
     return [...this.routes.values()].map((r) => r.pools);
+  }
+
+  now(): number {
+    return this.clock.now();
   }
 
   requestId(req: IncomingMessage): string {
@@ -91,11 +99,12 @@ export class Resolver {
       setCookie = `${stickiness.cookie}=${key}; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax`;
     }
     const assignment = assign(view.state, view.overrides, key, this.clock.now(), requested ?? null);
-    const pool = route.pools.get(assignment.version) ?? route.pools.get(view.state.stable);
-    if (pool === undefined) {
+    const stable = route.pools.get(view.state.stable);
+    const pool = route.pools.get(assignment.version) ?? stable;
+    if (pool === undefined || stable === undefined) {
       const detail = `rollout state of ${route.name} names version ${assignment.version}, which the config does not define`;
       return { ok: false, code: 'SY_ERR_UPSTREAM_CONNECT', detail, service: route.name };
     }
-    return { ok: true, route, pool, reason: assignment.reason, key, setCookie };
+    return { ok: true, route, pool, stable, reason: assignment.reason, key, setCookie };
   }
 }

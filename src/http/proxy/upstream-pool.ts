@@ -10,19 +10,75 @@ export interface Target {
   readonly agent: Agent;
 }
 
-/** One version's targets, served round-robin. */
+export interface HealthPolicy {
+  /** Failures in a row that eject a target. */
+  readonly failures: number;
+  readonly cooldownMs: number;
+  readonly maxCooldownMs: number;
+}
+
+export interface Ejection {
+  readonly version: string;
+  readonly target: string;
+  readonly cooldownMs: number;
+  readonly failures: number;
+}
+
+interface TargetHealth {
+  failuresInARow: number;
+  /** Ejections since the target last answered; the cool-down doubles with each. */
+  ejections: number;
+  ejectedUntilMs: number;
+}
+
+/**
+ * One version's targets, served round-robin, with passive health: a target that
+ * fails `failures` times in a row is left out for a cool-down that doubles up to
+ * a cap. The last target still in rotation is never ejected.
+ */
 export class VersionPool {
   private next = 0;
+  private readonly health: TargetHealth[];
 
   constructor(
     readonly version: string,
     readonly targets: readonly Target[],
-  ) {}
+    private readonly policy: HealthPolicy,
+    private readonly onEjection: (ejection: Ejection) => void,
+  ) {
+    this.health = targets.map(() => ({ failuresInARow: 0, ejections: 0, ejectedUntilMs: 0 }));
+  }
 
-  pick(): Target {
-    const target = this.targets[this.next] as Target;
-    this.next = (this.next + 1) % this.targets.length;
-    return target;
+  pick(nowMs: number): Target {
+    for (let tried = 0; tried < this.targets.length; tried++) {
+      const i = this.next;
+      this.next = (this.next + 1) % this.targets.length;
+      if ((this.health[i] as TargetHealth).ejectedUntilMs <= nowMs) return this.targets[i] as Target;
+    }
+    return this.targets[this.next] as Target;
+  }
+
+  /** Called once per attempt with whether the target answered (any HTTP answer counts). */
+  report(target: Target, answered: boolean, nowMs: number): void {
+    const i = this.targets.indexOf(target);
+    const health = this.health[i];
+    if (health === undefined) return;
+    if (answered) {
+      health.failuresInARow = 0;
+      health.ejections = 0;
+      return;
+    }
+    health.failuresInARow++;
+    if (health.failuresInARow < this.policy.failures || !this.othersInRotation(i, nowMs)) return;
+    const cooldownMs = Math.min(this.policy.cooldownMs * 2 ** health.ejections, this.policy.maxCooldownMs);
+    health.ejections++;
+    health.ejectedUntilMs = nowMs + cooldownMs;
+    this.onEjection({ version: this.version, target: target.origin, cooldownMs, failures: health.failuresInARow });
+    health.failuresInARow = 0;
+  }
+
+  private othersInRotation(except: number, nowMs: number): boolean {
+    return this.health.some((h, i) => i !== except && h.ejectedUntilMs <= nowMs);
   }
 }
 
@@ -30,10 +86,11 @@ export class VersionPool {
  * Keep-alive agents per target: node:http's Agent, chosen over undici by
  * bench/proxy-core (see the README, "Why node:http for the upstream").
  */
-export function buildPools(service: ServiceConfig): ReadonlyMap<string, VersionPool> {
+export function buildPools(service: ServiceConfig, onEjection: (ejection: Ejection) => void): ReadonlyMap<string, VersionPool> {
+  const policy: HealthPolicy = { failures: service.health.failures, cooldownMs: service.health.cooldown, maxCooldownMs: service.health.maxCooldown };
   const pools = new Map<string, VersionPool>();
   for (const [version, { targets }] of Object.entries(service.versions)) {
-    pools.set(version, new VersionPool(version, targets.map(makeTarget)));
+    pools.set(version, new VersionPool(version, targets.map(makeTarget), policy, onEjection));
   }
   return pools;
 }

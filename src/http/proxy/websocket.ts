@@ -8,7 +8,7 @@ import { writeRawProblem } from './respond.js';
 /** Forwards a WebSocket (or any HTTP/1.1 upgrade) to the assigned version, then splices the sockets. */
 export function forwardUpgrade(req: IncomingMessage, client: Socket, head: Buffer, routed: Routed, requestId: string, log: Logger): void {
   const { pool, route } = routed;
-  const target = pool.pick();
+  const target = pool.pick(Date.now());
   const upstream = request({
     host: target.hostname,
     port: target.port,
