@@ -36,7 +36,7 @@ export interface Verdict {
   /** One line an operator reads at 3 a.m. */
   readonly reason: string;
   readonly at: number;
-  /** Hold progression without failing (sample-ratio mismatch, too few data). */
+  /** Hold progression without failing (a sample-ratio mismatch); too little data is `inconclusive`, not a hold. */
   readonly hold: boolean;
   readonly checks: readonly VerdictCheck[];
   readonly figures: Readonly<Record<string, number>>;
