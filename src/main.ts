@@ -48,6 +48,8 @@ export interface Gateway {
   readonly analysis: AnalysisLoop;
   readonly flusher: Flusher;
   readonly metrics: Metrics;
+  /** Graceful shutdown: unready at once, stop taking connections after the drain delay, finish what is in flight, flush, close. */
+  drain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     log,
     observer,
     now: () => clock.now(),
+    accessLog: config.proxy.accessLog,
     onFallback: (service, from, to) => metrics.onFallback(service, from, to),
   });
   const admin = createServer(
@@ -143,6 +146,17 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   analysis.start();
   log.info({ proxy: proxyUrl, admin: adminUrl, store: store.kind, services: catalog.names }, 'switchyard listening');
 
+  const close = async () => {
+    await analysis.stop();
+    routing.stop();
+    admin.closeAllConnections();
+    await Promise.all([proxy.close(), new Promise((resolve) => admin.close(resolve))]);
+    await flusher.flush();
+    flusher.stop();
+    for (const off of effects) off();
+    await store.close();
+  };
+
   return {
     proxyUrl,
     adminUrl,
@@ -152,15 +166,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     analysis,
     flusher,
     metrics,
-    close: async () => {
-      await analysis.stop();
-      routing.stop();
-      admin.closeAllConnections();
-      await Promise.all([proxy.close(), new Promise((resolve) => admin.close(resolve))]);
-      await flusher.flush();
-      flusher.stop();
-      for (const off of effects) off();
-      await store.close();
+    close,
+    drain: async () => {
+      routing.markDraining();
+      log.info({ delayMs: config.proxy.drainDelay, timeoutMs: config.proxy.drainTimeout }, 'draining: readiness fails, still taking connections for the drain delay');
+      const { cut } = await proxy.drain(config.proxy.drainDelay, config.proxy.drainTimeout);
+      if (cut > 0) log.warn({ cut }, 'drain timeout: requests or streams still open were cut');
+      await close();
+      log.info({}, 'drained and closed');
     },
   };
 }

@@ -30,6 +30,7 @@ export class RoutingTable {
   private readonly refusedListeners = new Set<(service: string) => void>();
   private unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
+  private draining = false;
 
   constructor(
     private readonly store: Store,
@@ -73,9 +74,15 @@ export class RoutingTable {
     return () => this.refusedListeners.delete(listener);
   }
 
+  /** The replica is shutting down: readiness fails from now on, so load balancers stop sending. */
+  markDraining(): void {
+    this.draining = true;
+  }
+
   health(): RoutingHealth {
     const store = this.store.health();
     const problems = [...this.refused.values()];
+    if (this.draining) problems.unshift('draining: this replica is shutting down');
     if (!store.up) problems.unshift(`store unreachable (${store.reason ?? 'unknown'}); routing on the last known state`);
     return { storeUp: store.up, problems };
   }

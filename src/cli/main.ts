@@ -32,7 +32,13 @@ program
     const gateway = await startGateway(config, { log });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      void gateway.close().then(() => process.exit(0));
+      gateway.drain().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'drain failed');
+          process.exit(1);
+        },
+      );
     };
     process.once('SIGINT', shutdown);
     process.once('SIGTERM', shutdown);

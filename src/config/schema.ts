@@ -196,7 +196,17 @@ const webhook = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  proxy: z.strictObject({ listen: listen('0.0.0.0:8080') }).prefault({ listen: '0.0.0.0:8080' }),
+  proxy: z
+    .strictObject({
+      listen: listen('0.0.0.0:8080'),
+      /** On SIGTERM, /readyz fails at once and new connections are still taken this long, so load balancers notice. */
+      drainDelay: duration.prefault('5s'),
+      /** Then in-flight requests (and open streams) get this long to finish before they are cut. */
+      drainTimeout: duration.prefault('30s'),
+      /** One JSON log line per proxied request (request id, service, version, status, duration). */
+      accessLog: z.boolean().default(false),
+    })
+    .prefault({}),
   admin: z
     .strictObject({ listen: listen('127.0.0.1:8081'), tokens: z.array(token).default([]) })
     .prefault({ listen: '127.0.0.1:8081', tokens: [] }),

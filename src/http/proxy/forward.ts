@@ -14,6 +14,8 @@ export interface ForwardContext {
   /** A failed candidate request was sent to `to` (a version, or `fallback-response`). */
   readonly onFallback: (service: string, from: string, to: string) => void;
   readonly now: () => number;
+  /** Log one line per client request (off by default: it costs throughput). */
+  readonly accessLog: boolean;
 }
 
 /** nginx's code for "the client closed the request": not the version's fault, not an error. */
@@ -35,7 +37,8 @@ class Exchange {
   private readonly replay: ReplayBody | null;
   private upstream: ClientRequest | null = null;
   private timer: NodeJS.Timeout | undefined;
-  private attemptStartedAt = performance.now();
+  private readonly startedAt = performance.now();
+  private attemptStartedAt = this.startedAt;
   private version: string;
   private status = 0;
   private outcome: Outcome = 'ok';
@@ -59,7 +62,12 @@ class Exchange {
       clearTimeout(this.timer);
       const finished = res.writableFinished;
       if (!finished) this.upstream?.destroy();
-      this.record(finished || this.outcome !== 'ok' ? this.status : CLIENT_CLOSED, this.outcome);
+      const status = finished || this.outcome !== 'ok' ? this.status : CLIENT_CLOSED;
+      this.record(status, this.outcome);
+      if (ctx.accessLog) {
+        const { route } = routed;
+        ctx.log.info({ requestId, service: route.name, version: this.version, status, outcome: this.outcome, durationMs: Math.round(performance.now() - this.startedAt) }, 'request');
+      }
     });
   }
 

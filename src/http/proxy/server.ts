@@ -8,8 +8,16 @@ import { forwardUpgrade } from './websocket.js';
 
 export interface ProxyServer {
   readonly server: Server;
+  /**
+   * Closes every connection after its answer from now on, keeps taking new ones
+   * for `delayMs` (load balancers notice the failing readiness), then stops
+   * taking connections and lets requests in flight finish for up to `timeoutMs`.
+   */
+  drain(delayMs: number, timeoutMs: number): Promise<{ cut: number }>;
   close(): Promise<void>;
 }
+
+const DRAIN_POLL_MS = 50;
 
 /**
  * The request path: a plain node:http server (express costs ~5x here), no store
@@ -17,7 +25,15 @@ export interface ProxyServer {
  */
 export function createProxyServer(resolver: Resolver, ctx: ForwardContext): ProxyServer {
   const { log } = ctx;
-  const server = createServer((req, res) => handle(resolver, ctx, req, res));
+  let inFlight = 0;
+  let draining = false;
+  const server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+    // While draining, every answer closes its connection so clients reconnect elsewhere.
+    if (draining) res.setHeader('connection', 'close');
+    handle(resolver, ctx, req, res);
+  });
   // Upgraded sockets leave the server's connection tracking; close() ends them.
   const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -38,6 +54,21 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
   });
   return {
     server,
+    drain: async (delayMs, timeoutMs) => {
+      draining = true;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const deadline = Date.now() + timeoutMs;
+      while ((inFlight > 0 || upgraded.size > 0) && Date.now() < deadline) {
+        server.closeIdleConnections();
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      }
+      const cut = inFlight + upgraded.size;
+      server.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
+      await closed;
+      return { cut };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
