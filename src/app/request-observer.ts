@@ -1,5 +1,6 @@
 /** How a proxied request ended, as the metrics and the analysis count it. */
-export type Outcome = 'ok' | 'status' | 'timeout' | 'connect';
+/** `guardrail`: the answer broke the service's prediction guardrail; the analysis counts it as an error. */
+export type Outcome = 'ok' | 'status' | 'timeout' | 'connect' | 'guardrail';
 
 export interface RequestRecord {
   readonly service: string;

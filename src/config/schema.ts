@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig } from '../core/analysis/config.js';
+import { parseFieldPath } from '../core/guardrail.js';
 import { STRATEGIES } from '../core/rollout-state.js';
 import { isValidPercent, percentToBp } from '../core/weight.js';
 import { parseDuration } from './duration.js';
@@ -89,6 +90,27 @@ const fallback = z
   })
   .prefault({});
 
+const guardrail = z
+  .strictObject({
+    field: z.string().transform((text, ctx) => {
+      const path = parseFieldPath(text);
+      if (path === null) {
+        ctx.addIssue({ code: 'custom', message: `not a field path like score or predictions[0].score (got "${text}")` });
+        return z.NEVER;
+      }
+      return { text, path };
+    }),
+    min: z.number().default(Number.NEGATIVE_INFINITY),
+    max: z.number().default(Number.POSITIVE_INFINITY),
+    action: z.enum(['count', 'serve-stable', 'constant']).default('count'),
+    /** Answers are buffered up to this size to be judged; larger ones stream through unjudged. */
+    maxBodyBytes: bytes.prefault('256KiB'),
+  })
+  .superRefine((g, ctx) => {
+    if (g.min > g.max) ctx.addIssue({ code: 'custom', path: ['max'], message: 'must be at least min' });
+  }, { when: () => true })
+  .transform((g) => ({ rule: { path: g.field.path, field: g.field.text, min: g.min, max: g.max }, action: g.action, maxBodyBytes: g.maxBodyBytes }));
+
 /** Passive health: a target failing this many times in a row is ejected for a cool-down. */
 const health = z
   .strictObject({
@@ -137,6 +159,7 @@ const service = z
     analysis: serviceAnalysis,
     fallback,
     health,
+    guardrail: guardrail.optional(),
     rollout: z.strictObject({
       stable: z.string(),
       strategy: z.enum(STRATEGIES).default('canary'),
@@ -144,6 +167,9 @@ const service = z
     }),
   })
   .superRefine((svc, ctx) => {
+    if (svc.guardrail?.action === 'constant' && svc.fallback?.response === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['guardrail', 'action'], message: 'constant needs fallback.response, the answer to send instead' });
+    }
     if (!(svc.rollout.stable in svc.versions)) {
       ctx.addIssue({
         code: 'custom',

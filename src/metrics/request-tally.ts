@@ -14,7 +14,7 @@ import type { RequestObserver, RequestRecord } from '../app/request-observer.js'
 export const STATUS_CLASSES = ['error', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
-export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'status'] as const;
+export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'status', 'guardrail'] as const;
 
 /** Model servers answer in milliseconds (small classifiers) to tens of seconds (generation). */
 export const DEFAULT_LATENCY_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30];
@@ -68,6 +68,9 @@ export class RequestTally implements RequestObserver {
         break;
       case 'status':
         series.errors[2]! += 1;
+        break;
+      case 'guardrail':
+        series.errors[3]! += 1;
         break;
       case 'ok':
         break;
@@ -174,7 +177,7 @@ export function registerRequestMetrics(registry: Registry, tally: RequestTally):
   });
   new Counter({
     name: 'switchyard_upstream_errors_total',
-    help: 'Failed upstream attempts by service, version and kind: connect (no connection), timeout (no answer in time), status (answered with an error status).',
+    help: 'Failed upstream attempts by service, version and kind: connect (no connection), timeout (no answer in time), status (answered with an error status), guardrail (answer outside the prediction guardrail).',
     labelNames: ['service', 'version', 'kind'] as const,
     registers: [registry],
     collect() {

@@ -2,6 +2,7 @@ import { request, type ClientRequest, type IncomingMessage, type ServerResponse 
 import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.js';
 import type { Outcome, RequestObserver } from '../../app/request-observer.js';
+import { violation } from '../../core/guardrail.js';
 import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER, withoutHopByHop } from './headers.js';
 import { ReplayBody } from './replay-body.js';
 import type { Routed } from './resolve.js';
@@ -18,10 +19,12 @@ export interface ForwardContext {
   readonly accessLog: boolean;
 }
 
+type Guardrail = NonNullable<Routed['route']['config']['guardrail']>;
+
 /** nginx's code for "the client closed the request": not the version's fault, not an error. */
 const CLIENT_CLOSED = 499;
 
-type Failure = 'timeout' | 'connect' | 'status';
+type Failure = 'timeout' | 'connect' | 'status' | 'guardrail';
 
 /**
  * Streams one request to a target of the assigned version and its answer back.
@@ -111,16 +114,72 @@ class Exchange {
       this.retry(pool, 'status', status);
       return;
     }
+    const guard = this.routed.route.config.guardrail;
+    if (guard !== undefined && status >= 200 && status < 300) {
+      this.inspect(pool, upRes, status, guard);
+      return;
+    }
+    this.writeHead(pool, upRes, status, null);
+    upRes.pipe(this.res);
+    upRes.on('error', () => this.res.destroy());
+  }
+
+  private writeHead(pool: VersionPool, upRes: IncomingMessage, status: number, bodyLength: number | null): void {
     const headers = withoutHopByHop(upRes.headers);
     headers[VERSION_HEADER] = pool.version;
     headers[REQUEST_ID_HEADER] = this.requestId;
+    if (bodyLength !== null) headers['content-length'] = bodyLength;
     const { setCookie } = this.routed;
     if (setCookie !== null) headers['set-cookie'] = [...(upRes.headers['set-cookie'] ?? []), setCookie];
     this.status = status;
     this.outcome = status >= 500 ? 'status' : 'ok';
     this.res.writeHead(status, upRes.statusMessage, headers);
-    upRes.pipe(this.res);
-    upRes.on('error', () => this.res.destroy());
+  }
+
+  /**
+   * Buffers a successful answer (up to the cap) to judge it against the
+   * prediction guardrail; a larger one streams through unjudged.
+   */
+  private inspect(pool: VersionPool, upRes: IncomingMessage, status: number, guard: Guardrail): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= guard.maxBodyBytes) return;
+      upRes.off('data', onData).off('end', onEnd);
+      this.writeHead(pool, upRes, status, null);
+      for (const c of chunks) this.res.write(c);
+      upRes.pipe(this.res);
+    };
+    const onEnd = () => {
+      const body = Buffer.concat(chunks);
+      const why = violation(body.toString('utf8'), guard.rule);
+      if (why === null) {
+        this.writeHead(pool, upRes, status, body.length);
+        this.res.end(body);
+        return;
+      }
+      const { route } = this.routed;
+      this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: pool.version, action: guard.action }, `guardrail: ${why}`);
+      const replayable = this.canRetry(pool) ? this.replay?.peek() : null;
+      if (guard.action === 'serve-stable' && replayable !== null && replayable !== undefined) {
+        this.retried = true;
+        this.record(status, 'guardrail');
+        this.ctx.onFallback(route.name, pool.version, this.routed.stable.version);
+        this.send(this.routed.stable, replayable);
+        return;
+      }
+      if (guard.action === 'constant') {
+        this.outcome = 'guardrail';
+        this.sendFallbackResponse(pool.version);
+        return;
+      }
+      this.writeHead(pool, upRes, status, body.length);
+      this.outcome = 'guardrail';
+      this.res.end(body);
+    };
+    upRes.on('data', onData).on('end', onEnd).on('error', () => this.res.destroy());
   }
 
   private fail(pool: VersionPool, target: Target, failure: 'timeout' | 'connect', why: string): void {
@@ -170,24 +229,30 @@ class Exchange {
       this.res.destroy();
       return;
     }
-    const configured = route.config.fallback.response;
-    if (configured !== undefined) {
-      this.ctx.onFallback(route.name, version, 'fallback-response');
-      this.status = configured.status;
-      const body = JSON.stringify(configured.body ?? null);
-      this.res.writeHead(configured.status, {
-        'content-type': 'application/json',
-        ...configured.headers,
-        'content-length': Buffer.byteLength(body),
-        [REQUEST_ID_HEADER]: this.requestId,
-        [VERSION_HEADER]: 'fallback',
-      });
-      this.res.end(body);
+    if (route.config.fallback.response !== undefined) {
+      this.sendFallbackResponse(version);
       return;
     }
     const code = failure === 'timeout' ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_CONNECT';
     this.status = failure === 'timeout' ? 504 : 502;
     sendProblem(this.res, code, `version ${version} of service ${route.name} failed: ${why}`, this.requestId, route.name, version);
+  }
+
+  /** The service's configured answer for when no version can answer. */
+  private sendFallbackResponse(version: string): void {
+    const configured = this.routed.route.config.fallback.response;
+    if (configured === undefined) return;
+    this.ctx.onFallback(this.routed.route.name, version, 'fallback-response');
+    this.status = configured.status;
+    const body = JSON.stringify(configured.body ?? null);
+    this.res.writeHead(configured.status, {
+      'content-type': 'application/json',
+      ...configured.headers,
+      'content-length': Buffer.byteLength(body),
+      [REQUEST_ID_HEADER]: this.requestId,
+      [VERSION_HEADER]: 'fallback',
+    });
+    this.res.end(body);
   }
 
   private record(status: number, outcome: Outcome): void {

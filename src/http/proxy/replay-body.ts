@@ -38,6 +38,11 @@ export class ReplayBody {
     this.settle();
   }
 
+  /** The whole body if the client already sent it; null when not replayable or not complete yet. */
+  peek(): Buffer | null {
+    return this.chunks !== null && this.complete ? Buffer.concat(this.chunks) : null;
+  }
+
   private settle(): void {
     if (this.chunks !== null && !this.complete) return;
     const body = this.chunks === null ? null : Buffer.concat(this.chunks);
