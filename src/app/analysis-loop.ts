@@ -98,7 +98,8 @@ export class AnalysisLoop {
     windows.checkpoint = checkpoint;
     windows.inconclusiveInARow = verdict.result === 'inconclusive' ? windows.inconclusiveInARow + 1 : 0;
     await this.o.store.putVerdict(service, verdict);
-    const next = decideProgression(state, verdict, windows.inconclusiveInARow, now, { maxInconclusive: this.o.maxInconclusive });
+    const limits = { maxInconclusive: this.o.maxInconclusive, releaseWindows: this.o.catalog.get(service).releaseWindows };
+    const next = decideProgression(state, verdict, windows.inconclusiveInARow, now, limits);
     if (next !== null) {
       await this.o.commands.run(service, next.command, { actor: 'analysis', reason: next.reason, ifMatch: state.revision, verdict });
       this.o.log.info({ service, action: next.command.type, reason: next.reason }, 'analysis moved the rollout');

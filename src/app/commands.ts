@@ -1,8 +1,9 @@
 import type { AuditAction, NewAuditEntry } from '../core/audit.js';
 import { SwitchyardError } from '../core/errors.js';
 import type { Override } from '../core/override.js';
+import { decideRelease, forcedReason } from '../core/release-window.js';
 import { initialState, type RolloutState, type Verdict } from '../core/rollout-state.js';
-import { transition, type CommandType, type RolloutCommand } from '../core/transition.js';
+import { transition, type CommandType, type Refusal, type RolloutCommand } from '../core/transition.js';
 import type { ServiceCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { Store } from './store.js';
@@ -15,6 +16,8 @@ export interface CommandOptions {
   readonly ifMatch?: number;
   /** The analysis verdict behind the command, kept as the state's last verdict. */
   readonly verdict?: Verdict;
+  /** Release outside the service's release windows; needs a reason, audited as forced. */
+  readonly force?: boolean;
 }
 
 /** An accepted, stored transition: what metrics and notifications hear, only after the write. */
@@ -30,8 +33,18 @@ export interface Transition {
 export interface OverrideInput {
   readonly version: string;
   readonly reason: string;
-  readonly ttlMs: number;
+  /** How long the pin lasts; the policy's default when absent. */
+  readonly ttlMs?: number;
 }
+
+/** Overrides are debt: every pin expires, by default in a week, never later than the cap. */
+export interface OverridePolicy {
+  readonly defaultTtlMs: number;
+  readonly maxTtlMs: number;
+}
+
+const DAY_MS = 86_400_000;
+export const DEFAULT_OVERRIDE_POLICY: OverridePolicy = { defaultTtlMs: 7 * DAY_MS, maxTtlMs: 30 * DAY_MS };
 
 /** Attempts for a write without If-Match when another writer got in between. */
 const CAS_ATTEMPTS = 8;
@@ -47,6 +60,7 @@ export class RolloutCommands {
     private readonly store: Store,
     private readonly catalog: ServiceCatalog,
     private readonly clock: Clock,
+    private readonly overridePolicy: OverridePolicy = DEFAULT_OVERRIDE_POLICY,
   ) {}
 
   /** Hears every transition this replica wrote, after the store accepted it. */
@@ -74,21 +88,28 @@ export class RolloutCommands {
     return state;
   }
 
-  /** Applies one command with compare-and-set; retries on a concurrent write unless the caller pinned a revision. */
+  /**
+   * Applies one command with compare-and-set; retries on a concurrent write unless
+   * the caller pinned a revision. Outside the service's release windows a command
+   * that gives the candidate traffic is refused (409) unless forced with a reason.
+   */
   async run(service: string, command: RolloutCommand, options: CommandOptions): Promise<RolloutState> {
     const versions = this.catalog.versions(service);
-    const reason = options.reason ?? null;
+    const policy = this.catalog.get(service).releaseWindows;
+    const asked = options.reason ?? null;
+    if (options.force === true && (asked === null || asked.trim() === '')) throw forceWithoutReason();
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const before = await this.state(service);
       if (options.ifMatch !== undefined && before.revision !== options.ifMatch) throw stale(service, options.ifMatch, before.revision);
       const now = this.clock.now();
-      const result = transition(before, command, { versions, now, reason, ...(options.verdict === undefined ? {} : { verdict: options.verdict }) });
+      const result = transition(before, command, { versions, now, reason: asked, ...(options.verdict === undefined ? {} : { verdict: options.verdict }) });
       if (!result.ok) throw new SwitchyardError(result.refusal.code, result.refusal.message, { service, phase: before.phase });
-      const written = await this.store.compareAndSet(
-        before.revision,
-        result.state,
-        audit(before, command.type, options.actor, reason, before, result.state, now),
-      );
+      const release = decideRelease({ policy, command, before, after: result.state, now, force: options.force === true });
+      if (!release.allowed) throw windowClosed(service, release.refusal, release.nextOpenAt, policy?.timeZone);
+      // A forced release says so in the audit log and on the state.
+      const reason = release.forced ? forcedReason(asked ?? '') : asked;
+      const after = release.forced ? { ...result.state, reason } : result.state;
+      const written = await this.store.compareAndSet(before.revision, after, audit(before, command.type, options.actor, reason, before, after, now));
       if (written.ok) {
         const done: Transition = { service, action: command.type, actor: options.actor, reason, before, after: written.state };
         for (const listener of this.listeners) listener(done);
@@ -109,8 +130,14 @@ export class RolloutCommands {
     if (!versions.includes(input.version)) {
       throw new SwitchyardError('SY_ERR_UNKNOWN_VERSION', `service ${service} has no version ${input.version} (versions: ${versions.join(', ')})`);
     }
+    const ttlMs = input.ttlMs ?? this.overridePolicy.defaultTtlMs;
+    if (ttlMs > this.overridePolicy.maxTtlMs) {
+      const max = this.overridePolicy.maxTtlMs;
+      const shown = max >= DAY_MS ? `${Math.round((max / DAY_MS) * 100) / 100}d` : `${Math.round((max / 3_600_000) * 100) / 100}h`;
+      throw new SwitchyardError('SY_ERR_VALIDATION', `ttl: at most ${shown} (overrides.maxTtl); an override is debt, renew it if still needed`);
+    }
     const now = this.clock.now();
-    const override: Override = { service, key, version: input.version, reason: input.reason, author: actor, createdAt: now, expiresAt: now + input.ttlMs };
+    const override: Override = { service, key, version: input.version, reason: input.reason, author: actor, createdAt: now, expiresAt: now + ttlMs };
     const previous = (await this.store.listOverrides(service, now)).find((o) => o.key === key) ?? null;
     await this.store.putOverride(override, { service, actor, action: 'override-put', reason: input.reason, at: now, before: previous, after: override });
     return override;
@@ -140,6 +167,19 @@ function audit(
   at: number,
 ): NewAuditEntry {
   return { service: state.service, actor, action, reason, at, before, after };
+}
+
+function forceWithoutReason(): SwitchyardError {
+  const message = 'required when force is true: say why the release window is overridden, it goes to the audit log';
+  return new SwitchyardError('SY_ERR_VALIDATION', `reason: ${message}`, { errors: [{ field: 'reason', message }] });
+}
+
+function windowClosed(service: string, refusal: Refusal, nextOpenAt: number | null, timeZone: string | undefined): SwitchyardError {
+  return new SwitchyardError(refusal.code, refusal.message, {
+    service,
+    timeZone: timeZone ?? null,
+    nextOpenAt: nextOpenAt === null ? null : new Date(nextOpenAt).toISOString(),
+  });
 }
 
 function stale(service: string, expected: number, actual: number | null): SwitchyardError {

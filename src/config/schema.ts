@@ -4,6 +4,7 @@ import { parseFieldPath } from '../core/guardrail.js';
 import { STRATEGIES } from '../core/rollout-state.js';
 import { isValidPercent, percentToBp } from '../core/weight.js';
 import { parseDuration } from './duration.js';
+import { releaseWindowsSchema } from './release-windows.js';
 
 /** `host:port`; the host may be a name, IPv4, or [IPv6]. */
 const listen = (fallback: string) =>
@@ -32,6 +33,8 @@ const duration = z.string().transform((text, ctx) => {
 /** Node's timers hold at most 2^31-1 ms; longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 const timeout = duration.refine((ms) => ms > 0 && ms <= MAX_TIMER_MS, { message: 'must be more than 0ms and at most 596h' });
+
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be more than 0' });
 
 const percent = z.number().refine(isValidPercent, { message: 'not a percent in 0..100 with at most two decimals' });
 
@@ -159,6 +162,7 @@ const service = z
     analysis: serviceAnalysis,
     fallback,
     health,
+    releaseWindows: releaseWindowsSchema,
     guardrail: guardrail.optional(),
     rollout: z.strictObject({
       stable: z.string(),
@@ -238,6 +242,12 @@ export const configSchema = z.strictObject({
     .prefault({ listen: '127.0.0.1:8081', tokens: [] }),
   store: z.strictObject({ redis: redis.optional() }).prefault({}),
   analysis,
+  overrides: z
+    .strictObject({ defaultTtl: positiveDuration.prefault('7d'), maxTtl: positiveDuration.prefault('30d') })
+    .prefault({})
+    .superRefine((o, ctx) => {
+      if (o.defaultTtl > o.maxTtl) ctx.addIssue({ code: 'custom', path: ['defaultTtl'], message: 'must not exceed maxTtl' });
+    }, { when: () => true }),
   notifications: z.strictObject({ webhooks: z.array(webhook).default([]) }).prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({ level: 'info' }),
   services: z.record(name, service).refine((s) => Object.keys(s).length > 0, { message: 'needs at least one service' }),

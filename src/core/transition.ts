@@ -45,6 +45,11 @@ const VERB: Record<CommandType, string> = {
   switch: 'switch',
 };
 
+/** `set weight`, `roll back`: how a refusal names the command. */
+export function commandVerb(type: CommandType): string {
+  return VERB[type];
+}
+
 function refuse(command: RolloutCommand, state: RolloutState, why: string, code: ErrorCode = 'SY_ERR_ILLEGAL_TRANSITION'): TransitionResult {
   return { ok: false, refusal: { code, message: `cannot ${VERB[command.type]}: service ${state.service} ${why}` } };
 }

@@ -45,8 +45,8 @@ describe('bad input is refused with 400 naming the field, and nothing is applied
   });
 
   it('refuses unknown fields, naming each', async () => {
-    const res = await fx.call('POST', `${FRAUD}/weight`, { body: { weight: 10, force: true, colour: 'red' } });
-    expect400(res, 'force: unknown field; colour: unknown field');
+    const res = await fx.call('POST', `${FRAUD}/weight`, { body: { weight: 10, dryRun: true, colour: 'red' } });
+    expect400(res, 'dryRun: unknown field; colour: unknown field');
     const reset = await fx.call('POST', `${FRAUD}/rollback`, { body: { reason: 'reset to try a start' } });
     expect(reset.status).toBe(200);
     const step = await fx.call('POST', `${FRAUD}/rollout`, { body: { candidate: 'v2', steps: [{ weight: 5, bake: '1m', pause: true }] } });

@@ -55,6 +55,28 @@ describe('decideProgression', () => {
   });
 });
 
+describe('decideProgression outside the release windows', () => {
+  // T0 is Tue 2023-11-14 22:13 UTC: outside office hours in UTC.
+  const OFFICE = { timeZone: 'UTC', allow: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'] as const, fromMinute: 9 * 60, toMinute: 17 * 60 }], block: [] };
+  const CLOSED = { ...LIMITS, releaseWindows: OFFICE };
+  const NEXT_MORNING = Date.UTC(2023, 10, 15, 9, 0);
+
+  test('a passing, baked step is held (no command, no pause) until the window opens, then advances', () => {
+    const state = started();
+    expect(decideProgression(state, verdict('pass'), 0, T0 + 60_000, CLOSED)).toBeNull();
+    expect(decideProgression(state, verdict('pass'), 0, NEXT_MORNING - 1, CLOSED)).toBeNull();
+    expect(decideProgression(state, verdict('pass'), 0, NEXT_MORNING, CLOSED)?.command).toEqual({ type: 'advance' });
+  });
+
+  test('a fail still rolls back at once', () => {
+    expect(decideProgression(started(), verdict('fail'), 0, T0 + 1, CLOSED)?.command).toEqual({ type: 'rollback' });
+  });
+
+  test('inconclusive verdicts still pause for a human at the limit, window or not', () => {
+    expect(decideProgression(started(), verdict('inconclusive'), 3, T0 + 120_000, CLOSED)?.command).toEqual({ type: 'pause' });
+  });
+});
+
 describe('advance', () => {
   const ctx = (now: number) => ({ versions: ['v1', 'v2'], now, reason: 'analysis' });
 

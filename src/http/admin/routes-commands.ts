@@ -8,7 +8,7 @@ import { presentState } from './present.js';
 import { serviceParam } from './reads.js';
 import { etag, parseIfMatch, parseInput, reasonBody, rollbackBody, startBody, weightBody } from './schemas.js';
 
-type WithReason = { readonly reason?: string | null | undefined };
+type WithReason = { readonly reason?: string | null | undefined; readonly force?: boolean | undefined };
 
 /**
  * One handler shape for every rollout command: check the service, If-Match and
@@ -26,8 +26,9 @@ function commandRoute<S extends z.ZodType<WithReason>>(
     const command = toCommand(body);
     const actor = callerOf(res).name;
     const reason = body.reason ?? null;
-    const state = await deps.commands.run(service, command, { actor, reason, ...(ifMatch === undefined ? {} : { ifMatch }) });
-    deps.log.info({ service, actor, action: command.type, revision: state.revision, reason }, 'admin command applied');
+    const force = body.force === true;
+    const state = await deps.commands.run(service, command, { actor, reason, force, ...(ifMatch === undefined ? {} : { ifMatch }) });
+    deps.log.info({ service, actor, action: command.type, revision: state.revision, reason: state.reason, force }, 'admin command applied');
     res.setHeader('ETag', etag(state.revision));
     res.json(presentState(state));
   };

@@ -11,9 +11,6 @@ import { isValidPercent, percentToBp } from '../../core/weight.js';
 
 const WEIGHT = 'must be a percent 0..100 with at most two decimals';
 const DURATION = 'must be a duration like 500ms, 30s, 5m, 1h or 7d';
-const HOUR_MS = 3_600_000;
-export const DEFAULT_OVERRIDE_TTL = '7d';
-export const MAX_OVERRIDE_TTL_MS = 720 * HOUR_MS;
 export const MAX_AUDIT_LIMIT = 500;
 export const DEFAULT_AUDIT_LIMIT = 50;
 const MAX_KEY_LENGTH = 256;
@@ -60,7 +57,20 @@ const steps = z
     });
   });
 
-export const startBody = z.strictObject({
+/** `force: true` releases outside the release windows; the audit log must say why. */
+const force = z.boolean({ error: 'must be true or false' }).optional();
+
+const FORCE_NEEDS_REASON = 'required when force is true: say why the release window is overridden, it goes to the audit log';
+
+/** A command body: its own fields, an optional `force`, and a reason whenever force is true. */
+function commandBody<T extends z.core.$ZodLooseShape & { reason: z.ZodType<string | null | undefined> }>(shape: T) {
+  return z.strictObject({ ...shape, force }).superRefine((body, ctx) => {
+    const { force: forced, reason } = body as { force?: boolean; reason?: string | null };
+    if (forced === true && (reason === undefined || reason === null)) ctx.addIssue({ code: 'custom', path: ['reason'], message: FORCE_NEEDS_REASON });
+  });
+}
+
+export const startBody = commandBody({
   candidate: versionName,
   strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).optional(),
   steps: steps.optional(),
@@ -68,19 +78,19 @@ export const startBody = z.strictObject({
   reason: optionalReason,
 });
 
-export const weightBody = z.strictObject({ weight: percent.transform(percentToBp), reason: optionalReason });
+export const weightBody = commandBody({ weight: percent.transform(percentToBp), reason: optionalReason });
 
-export const reasonBody = z.strictObject({ reason: optionalReason });
+export const reasonBody = commandBody({ reason: optionalReason });
 
-export const rollbackBody = z.strictObject({ reason: reasonText });
+export const rollbackBody = commandBody({ reason: reasonText });
 
 export const overrideBody = z.strictObject({
   version: versionName,
   reason: reasonText,
+  // The default and the cap are the override policy's (config `overrides`), applied by RolloutCommands.
   ttl: duration()
-    .prefault(DEFAULT_OVERRIDE_TTL)
     .refine((ms) => ms > 0, { error: 'must be longer than 0' })
-    .refine((ms) => ms <= MAX_OVERRIDE_TTL_MS, { error: 'at most 720h (30 days); an override is debt, renew it if still needed' }),
+    .optional(),
 });
 
 const overrideKey = z
