@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { hostname } from 'node:os';
@@ -15,7 +15,7 @@ import { RoutingTable } from './app/routing-table.js';
 import type { Store } from './app/store.js';
 import { WindowRecorder } from './app/window-recorder.js';
 import type { Config } from './config/schema.js';
-import { createAdminApp } from './http/admin/app.js';
+import { createAdminServer } from './http/admin/server.js';
 import { Resolver } from './http/proxy/resolve.js';
 import { createProxyServer } from './http/proxy/server.js';
 import type { Ejection } from './http/proxy/upstream-pool.js';
@@ -71,7 +71,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const newId = options.newId ?? randomUUID;
   const catalog = new ServiceCatalog(config.services);
   const store = createStore(config, log);
-  const commands = new RolloutCommands(store, catalog, clock);
+  const commands = new RolloutCommands(store, catalog, clock, { defaultTtlMs: config.overrides.defaultTtl, maxTtlMs: config.overrides.maxTtl });
   const routing = new RoutingTable(store, catalog, clock, log);
   const metrics = new Metrics({ clock });
   const notifier = new WebhookNotifier({ targets: config.notifications.webhooks, log });
@@ -127,8 +127,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     accessLog: config.proxy.accessLog,
     onFallback: (service, from, to) => metrics.onFallback(service, from, to),
   });
-  const admin = createServer(
-    createAdminApp({
+  const admin = createAdminServer({
       commands,
       routing,
       catalog,
@@ -138,8 +137,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       metrics,
       audit: (query) => store.readAudit(query),
       verdict: (service) => store.getVerdict(service),
-    }),
-  );
+  });
   const proxyUrl = await listen(proxy.server, config.proxy.listen.host, options.proxyPort ?? config.proxy.listen.port);
   const adminUrl = await listen(admin, config.admin.listen.host, options.adminPort ?? config.admin.listen.port);
   flusher.start();

@@ -12,7 +12,8 @@ export class ServiceCatalog {
   get(service: string): ServiceConfig {
     const found = Object.hasOwn(this.services, service) ? this.services[service] : undefined;
     if (found === undefined) {
-      throw new SwitchyardError('SY_ERR_UNKNOWN_SERVICE', `no service named ${service} (services: ${this.names.join(', ')})`, { service });
+      const shown = service.length > 200 ? `${service.slice(0, 200)}...` : service;
+      throw new SwitchyardError('SY_ERR_UNKNOWN_SERVICE', `no service named ${shown} (services: ${this.names.join(', ')})`, { service: shown });
     }
     return found;
   }

@@ -1,5 +1,5 @@
 import { Metrics } from '../../src/metrics/metrics.js';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceCatalog } from '../../src/app/catalog.js';
 import { RolloutCommands } from '../../src/app/commands.js';
@@ -10,7 +10,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { SwitchyardError } from '../../src/core/errors.js';
 import type { Override } from '../../src/core/override.js';
 import type { RolloutState } from '../../src/core/rollout-state.js';
-import { createAdminApp, type AdminDeps } from '../../src/http/admin/app.js';
+import type { AdminDeps } from '../../src/http/admin/app.js';
+import { createAdminServer } from '../../src/http/admin/server.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 
 export const OPERATOR_TOKEN = 'operator-token-0123456789';
@@ -95,6 +96,8 @@ export interface FixtureOptions {
   readonly log?: Logger;
   /** Replaces parts of the deps, e.g. a commands object that fails. */
   readonly patch?: (deps: AdminDeps) => AdminDeps;
+  /** Another config text than ADMIN_CONFIG, e.g. with release windows. */
+  readonly config?: string;
 }
 
 async function listen(server: Server): Promise<string> {
@@ -106,7 +109,7 @@ async function listen(server: Server): Promise<string> {
 export async function startAdmin(options: FixtureOptions = {}): Promise<AdminFixture> {
   let t = START_MS;
   const clock = { now: () => t, advance: (ms: number) => void (t += ms) };
-  const config = parseConfig(ADMIN_CONFIG, {});
+  const config = parseConfig(options.config ?? ADMIN_CONFIG, {});
   const store = new OutageStore();
   const catalog = new ServiceCatalog(config.services);
   const commands = new RolloutCommands(store, catalog, clock);
@@ -114,7 +117,7 @@ export async function startAdmin(options: FixtureOptions = {}): Promise<AdminFix
   const routing = new RoutingTable(store, catalog, clock, log);
   await routing.start(await commands.seed(), 60_000);
   const base: AdminDeps = { commands, routing, catalog, clock, log, tokens: config.admin.tokens, audit: (q) => store.readAudit(q), metrics: new Metrics({ clock, processMetrics: false }), verdict: (service) => store.getVerdict(service) };
-  const server = createServer(createAdminApp(options.patch ? options.patch(base) : base));
+  const server = createAdminServer(options.patch ? options.patch(base) : base);
   const url = await listen(server);
 
   const call = async (method: string, path: string, opts: CallOptions = {}): Promise<CallResult> => {

@@ -116,8 +116,11 @@ describe('valid fixtures', () => {
     expect(config.log).toEqual({ level: 'info' });
     expect(config.analysis).toEqual({ interval: 5_000, bucket: 1_000, flush: 1_000, settle: 2_000, baseline: 600_000, retention: 86_400_000, maxInconclusive: 60 });
     expect(config.notifications).toEqual({ webhooks: [] });
+    expect(config.proxy).toMatchObject({ drainDelay: 5_000, drainTimeout: 30_000, accessLog: false });
     expect(config.services['fraud-scorer']).toEqual({
       analysis: { enabled: true, config: DEFAULT_ANALYSIS_CONFIG },
+      fallback: { toStable: true, statuses: [502, 503, 504], replayBodyBytes: 1024 * 1024 },
+      health: { failures: 5, cooldown: 5_000, maxCooldown: 60_000 },
       match: { pathPrefix: '/' },
       stickiness: { cookie: 'sy_uid' },
       versions: { v1: { targets: ['http://127.0.0.1:9001'] } },

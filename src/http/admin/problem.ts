@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../app/logger.js';
 import { isSwitchyardError } from '../../core/errors.js';
 import { problem, PROBLEM_TYPE, type Problem } from '../problem.js';
@@ -29,19 +29,41 @@ interface HttpishError {
   readonly message?: unknown;
   readonly limit?: unknown;
   readonly length?: unknown;
+  readonly charset?: unknown;
+  readonly encoding?: unknown;
+}
+
+/** The router's message for a path parameter that is not valid percent-encoding. */
+const PARAM_DECODE = /^Failed to decode param '(.*)'$/s;
+
+/** A 400 whose detail starts with the field it is about, listed in `errors` like a schema problem. */
+function fieldProblem(field: string, message: string): Problem {
+  return problem('SY_ERR_VALIDATION', `${field}: ${message}`, { errors: [{ field, message }] });
 }
 
 /** body-parser and router errors (http-errors objects) that describe the client's request. */
-function clientProblem(err: HttpishError): Problem | null {
-  if (err.type === 'entity.parse.failed') return problem('SY_ERR_VALIDATION', `body: malformed JSON (${String(err.message)})`);
-  if (err.type === 'entity.too.large') {
-    return problem('SY_ERR_PAYLOAD_TOO_LARGE', `body: ${String(err.length)} bytes is over the limit of ${String(err.limit)} bytes`, {
-      limitBytes: err.limit,
-    });
+function clientProblem(err: HttpishError, req: Request): Problem | null {
+  const message = String(err.message);
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return fieldProblem('body', `malformed JSON (${message})`);
+    case 'entity.too.large':
+      return problem('SY_ERR_PAYLOAD_TOO_LARGE', `body: ${String(err.length)} bytes is over the limit of ${String(err.limit)} bytes`, {
+        limitBytes: err.limit,
+      });
+    case 'charset.unsupported':
+      return fieldProblem('Content-Type', `charset ${String(err.charset).toUpperCase()} is not supported; send JSON as UTF-8`);
+    case 'encoding.unsupported':
+      return fieldProblem('Content-Encoding', `${JSON.stringify(String(err.encoding).slice(0, 40))} is not supported; send gzip, deflate, br or no encoding`);
   }
   const status = typeof err.status === 'number' ? err.status : 0;
-  if (status >= 400 && status < 500 && err.expose !== false) return problem('SY_ERR_VALIDATION', String(err.message));
-  return null;
+  if (status < 400 || status >= 500 || err.expose === false) return null;
+  const param = PARAM_DECODE.exec(message);
+  if (param !== null) return fieldProblem('path', `${JSON.stringify((param[1] ?? '').slice(0, 100))} is not valid percent-encoding`);
+  // zlib and brotli failures carry no type; the body did not match its Content-Encoding.
+  const encoding = req.get('content-encoding');
+  if (err.type === undefined && encoding !== undefined) return fieldProblem('body', `not valid ${encoding.slice(0, 40)} data (${message})`);
+  return problem('SY_ERR_VALIDATION', message);
 }
 
 /** The one error handler: every failure leaves as application/problem+json; a 500 never shows a stack. */
@@ -55,7 +77,7 @@ export function problemHandler(log: Logger): ErrorRequestHandler {
       sendProblem(res, problem(err.code, err.message, err.details));
       return;
     }
-    const client = typeof err === 'object' && err !== null ? clientProblem(err as HttpishError) : null;
+    const client = typeof err === 'object' && err !== null ? clientProblem(err as HttpishError, req) : null;
     if (client !== null) {
       sendProblem(res, client);
       return;

@@ -22,7 +22,7 @@ const webhookBody = z.looseObject({
   ),
 });
 
-type Outcome = 'rolled_back' | 'ignored' | 'unknown_service' | 'refused';
+type Outcome = 'rolled_back' | 'ignored' | 'unknown_service' | 'refused' | 'error';
 
 interface AlertResult {
   readonly alert: string;
@@ -43,8 +43,16 @@ export function alertsRouter(deps: AdminDeps): Router {
     const body = parseInput(webhookBody, req.body, 'body');
     const actor = callerOf(res).name;
     const results: AlertResult[] = [];
-    for (const alert of body.alerts) results.push(await handle(deps, alert, actor));
-    res.json({ results });
+    for (const alert of body.alerts) {
+      try {
+        results.push(await handle(deps, alert, actor));
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        results.push({ alert: alert.labels.alertname ?? 'unnamed alert', service: alert.labels.service ?? null, outcome: 'error', detail });
+      }
+    }
+    // Alertmanager retries a failed post; a repeated rollback is refused harmlessly, so a retry is safe.
+    res.status(results.some((r) => r.outcome === 'error') ? 503 : 200).json({ results });
   });
   return router;
 }

@@ -30,7 +30,7 @@ export function overridesRouter(deps: AdminDeps): Router {
     const key = keyParam(req);
     const body = parseInput(overrideBody, req.body, 'body');
     const actor = callerOf(res).name;
-    const override = await deps.commands.putOverride(service, key, { version: body.version, reason: body.reason, ttlMs: body.ttl }, actor);
+    const override = await deps.commands.putOverride(service, key, { version: body.version, reason: body.reason, ...(body.ttl === undefined ? {} : { ttlMs: body.ttl }) }, actor);
     deps.log.info({ service, actor, action: 'override-put', key, version: body.version, reason: body.reason }, 'admin override pinned');
     res.json(presentOverride(override, deps.clock.now()));
   });

@@ -48,7 +48,13 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
     forwardUpgrade(req, socket, head, routed, requestId, log);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return;
+    // An answer already on the wire (a stream, say) must not get a status line written into its body;
+    // `_httpMessage` is the response in flight on this socket, the check Node's own handler makes.
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!socket.writable || (inFlight?.headersSent ?? false)) {
+      socket.destroy();
+      return;
+    }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
