@@ -5,20 +5,39 @@
  *   npm run build && npm run bench:proxy-core [-- --reps 2 --seconds 8 --warmup 2]
  *
  * Scenario "fast": the backend answers a small JSON at once; req/s and p99.
- * Scenario "slow": the backend answers after 20 ms; p50/p99 and the latency each proxy adds over direct.
- * The load generator is wrk (Debian package `wrk`), 50 keep-alive connections, one
- * sticky key per request (x-user-id, cycling 1000 users) so the core hashes every
- * request into a 10 % canary. Backend, each proxy and wrk run as separate processes.
+ * Scenario "slow": the backend answers after 20 ms; p50/p99, the latency each proxy adds
+ * over direct as wrk sees it, and the time each request spends inside the proxy measured
+ * from timestamps on both sides of it (less sensitive to load-generator and backend jitter).
+ *
+ * Load: wrk (Debian package `wrk`; the bench installs nothing and says so if it is
+ * missing), 50 keep-alive connections, one wrk thread, one sticky key per request
+ * (x-user-id cycling over 1000 users) so the core hashes every request into a 10 %
+ * canary. The backend, each proxy and wrk are separate processes. Each run: warm-up,
+ * then 50 concurrent requests so every proxy starts with a full keep-alive pool (wrk
+ * stops with requests in flight, and a proxy that cancels them upstream loses those
+ * connections), then the measured run. Repetitions are interleaved; medians are printed.
+ * On a shared machine a run during which other processes used > 10 % of the CPUs is
+ * measured again once, and the run waits (up to --quiet-wait s) for a quiet moment.
+ *
+ * Other variants for investigations: --variants direct,core,undici:pipelining=10+api=request
+ * (undici knobs: pipelining, connections, api=stream|request, body=auto|always,
+ * abort=signal|emitter|none). Profile the proxies with
+ * BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { availableParallelism, cpus } from 'node:os';
 import { Child } from './lib/child.js';
-import { startCpuAccount, waitForQuiet, type CpuShare } from './lib/cpu-account.js';
+import { cpuProbeMs, startCpuAccount, waitForQuiet, type CpuShare } from './lib/cpu-account.js';
 import { STICKY_HEADER } from './lib/build-core.js';
 import type { ProcStats } from './lib/proc-stats.js';
 import { fmtBytes, fmtInt, fmtMs, fmtRatio, median, renderTable } from './lib/table.js';
+import { prime } from './lib/prime.js';
+import { inProxyTimes, type InProxy } from './lib/trace.js';
 import { runWrk, wrkVersion, type LoadResult } from './lib/wrk.js';
 
 type Scenario = 'fast' | 'slow';
+
+/** Node flags for the proxy processes, e.g. BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const proxyExecArgv = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 interface Options {
   reps: number;
@@ -29,15 +48,17 @@ interface Options {
   slowMs: number;
   /** Seconds to wait for other processes to go quiet before a run. */
   quietWait: number;
+  /** Seconds the whole run may take; waits and re-measurements use only what the runs leave of it. */
+  budget: number;
   variants: string[];
   scenarios: Scenario[];
 }
 
 const LABELS: Record<string, string> = {
   direct: 'direct (the limit)',
-  core: 'switchyard core (node:http Agent)',
-  'http-proxy': 'http-proxy (keep-alive Agent)',
-  undici: 'core on undici (Pool.stream)',
+  core: 'core (node:http Agent)',
+  'http-proxy': 'http-proxy (keep-alive)',
+  undici: 'core on undici Pool',
 };
 
 interface Run {
@@ -49,6 +70,10 @@ interface Run {
   readonly backend: ProcStats & { connections: number; requests: number; canary: number };
   /** CPU used by processes other than the bench's during the run (Linux), null elsewhere. */
   readonly cpu: CpuShare | null;
+  /** Time of a fixed CPU loop just before the run (see cpuProbeMs): higher means a slower machine. */
+  readonly probeMs: number;
+  /** Slow scenario: time spent inside the proxy per request, from timestamps on both sides of it. */
+  readonly inProxy: InProxy | null;
 }
 
 /** A run where other processes took more than this share of the machine is measured again once. */
@@ -63,6 +88,7 @@ function parseArgs(argv: string[]): Options {
     threads: 1,
     slowMs: 20,
     quietWait: 10,
+    budget: 180,
     variants: ['direct', 'core', 'http-proxy', 'undici'],
     scenarios: ['fast', 'slow'],
   };
@@ -74,9 +100,11 @@ function parseArgs(argv: string[]): Options {
     else if (key === 'slow-ms') opts.slowMs = Number(value);
     else if (key === 'quiet-wait') opts.quietWait = Number(value);
     else if (key in opts && typeof opts[key as keyof Options] === 'number') (opts as unknown as Record<string, number>)[key] = Number(value);
-    else throw new Error(`unknown option --${key} (options: --reps --seconds --warmup --connections --threads --slow-ms --quiet-wait --variants --scenarios)`);
+    else throw new Error(`unknown option --${key} (options: --reps --seconds --warmup --connections --threads --slow-ms --quiet-wait --budget --variants --scenarios)`);
   }
   if (!opts.variants.includes('direct')) opts.variants.unshift('direct');
+  const unknown = opts.scenarios.filter((s) => s !== 'fast' && s !== 'slow');
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')} (fast, slow)`);
   return opts;
 }
 
@@ -93,15 +121,18 @@ async function main(): Promise<void> {
   console.log(`bench/proxy-core · node ${process.version} · ${wrk} · ${cores} cores (${cpus()[0]?.model ?? '?'})`);
   console.log(
     `${opts.connections} keep-alive connections, ${opts.threads} wrk thread(s), warm-up ${opts.warmup} s + ${opts.seconds} s per run, ` +
-      `${opts.reps} interleaved repetition(s); about ${Math.ceil(total / 60)} min.`,
+      `${opts.reps} interleaved repetition(s); ${Math.ceil(total / 60)} min of load, at most ${Math.ceil(Math.max(total, opts.budget) / 60)} min with waits for a quiet machine.`,
   );
-  console.log(`wrk, the backend and the proxy are separate processes sharing ${cores} cores: a proxy competes with its own load generator and backend.\n`);
+  console.log(`wrk, the backend and the proxy are separate processes sharing ${cores} cores: a proxy competes with its own load generator and backend.`);
+  console.log(`"probe" is a fixed CPU loop timed before each run (${cpuProbeMs().toFixed(0)} ms now): if it varies, the machine's speed varied; compare runs of one repetition.\n`);
 
   const backend = await Child.start<{ fastPort: number; slowPort: number }>(new URL('./lib/backend.js', import.meta.url), [], {
     BENCH_SLOW_MS: String(opts.slowMs),
   });
   const runs: Run[] = [];
   const peakRss = new Map<string, number>();
+  const startedAt = Date.now();
+  let runsLeft = opts.reps * opts.scenarios.length * opts.variants.length;
   try {
     for (let rep = 0; rep < opts.reps; rep++) {
       for (const scenario of opts.scenarios) {
@@ -112,25 +143,45 @@ async function main(): Promise<void> {
         await Promise.all(
           opts.variants
             .filter((v) => v !== 'direct')
-            .map(async (v) => proxies.set(v, await Child.start<{ port: number }>(new URL('./lib/proxy-child.js', import.meta.url), [v, backendUrl]))),
+            .map(async (v) =>
+              proxies.set(
+                v,
+                await Child.start<{ port: number }>(
+                  new URL('./lib/proxy-child.js', import.meta.url),
+                  [v, backendUrl],
+                  // Timestamps only where latency is the figure; the throughput runs stay untouched.
+                  { BENCH_TRACE: scenario === 'slow' ? '1' : '0' },
+                  proxyExecArgv,
+                ),
+              ),
+            ),
         );
         const order = rotate(opts.variants, rep);
         for (const variant of order) {
           const proxy = proxies.get(variant) ?? null;
           const url = `http://127.0.0.1:${proxy === null ? port : proxy.ready.port}/predict`;
           const load = { url, connections: opts.connections, threads: opts.threads, keys: 1000, keyHeader: STICKY_HEADER };
-          const busy = await waitForQuiet(DISTURBED, opts.quietWait * 1000);
-          if (busy !== null && busy >= DISTURBED) console.log(`    (machine still ${pct(busy)} busy after waiting ${opts.quietWait} s; measuring anyway)`);
+          runsLeft--;
+          // Waiting and re-measuring only spend the slack of the time budget.
+          const slackS = () => opts.budget - (Date.now() - startedAt) / 1000 - runsLeft * perRun - opts.seconds;
+          const waitS = Math.max(0, Math.min(opts.quietWait, slackS()));
+          const busy = waitS > 0 ? await waitForQuiet(DISTURBED, waitS * 1000) : null;
+          if (busy !== null && busy >= DISTURBED) console.log(`    (machine still ${pct(busy)} busy after waiting ${waitS.toFixed(0)} s; measuring anyway)`);
           await runWrk({ ...load, seconds: opts.warmup });
           let run = await measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds });
-          if ((run.cpu?.foreign ?? 0) > DISTURBED) {
+          if ((run.cpu?.foreign ?? 0) > DISTURBED && slackS() < opts.seconds) {
+            console.log(`${progressLine(run)}\n    (other processes used ${pct(run.cpu?.foreign)} of the machine; no time left in the budget to measure again)`);
+          } else if ((run.cpu?.foreign ?? 0) > DISTURBED) {
             console.log(`${progressLine(run)}\n    (other processes used ${pct(run.cpu?.foreign)} of the machine: measuring again, keeping the quieter run)`);
             const again = await measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds });
+            console.log(progressLine(again));
             if ((again.cpu?.foreign ?? 0) < (run.cpu?.foreign ?? 0)) run = again;
+            console.log(`    (kept the ${run === again ? 'second' : 'first'} run)`);
+          } else {
+            console.log(progressLine(run));
           }
           runs.push(run);
           if (run.proxy !== null) peakRss.set(variant, Math.max(peakRss.get(variant) ?? 0, run.proxy.maxRssBytes));
-          console.log(progressLine(run));
         }
         await Promise.all([...proxies.values()].map((p) => p.stop()));
       }
@@ -150,12 +201,16 @@ async function measure(
   proxy: Child<object> | null,
   load: Parameters<typeof runWrk>[0],
 ): Promise<Run> {
+  await prime(load.url, load.connections, load.keyHeader);
+  const probeMs = cpuProbeMs();
   await Promise.all([backend.reset(), proxy?.reset(), backend.stats()]);
   const account = startCpuAccount();
   const result = await runWrk(load);
   const [proxyStats, backendStats] = await Promise.all([proxy?.stats() ?? null, backend.stats<Run['backend']>()]);
   const cpu = account.stop(backendStats.cpuMs + (proxyStats?.cpuMs ?? 0));
-  return { rep, scenario, variant, load: result, proxy: proxyStats, backend: backendStats, cpu };
+  const [proxyTrace, backendTrace] = await Promise.all([proxy?.trace() ?? null, backend.trace()]);
+  const inProxy = proxyTrace === null ? null : inProxyTimes(proxyTrace, backendTrace);
+  return { rep, scenario, variant, load: result, proxy: proxyStats, backend: backendStats, cpu, probeMs, inProxy };
 }
 
 const pct = (x: number | undefined): string => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
@@ -169,11 +224,12 @@ function progressLine(run: Run): string {
   const l = run.load;
   const p = run.proxy;
   const canary = run.backend.requests > 0 && run.variant !== 'direct' && run.variant !== 'http-proxy' ? ` v2 ${((100 * run.backend.canary) / run.backend.requests).toFixed(1)}%` : '';
-  const other = run.cpu === null ? '' : ` | other procs ${pct(run.cpu.foreign)}`;
+  const other = `${run.cpu === null ? '' : ` | other procs ${pct(run.cpu.foreign)}`} probe ${run.probeMs.toFixed(0)} ms`;
   const proxyPart = p === null ? '' : ` | proxy cpu ${((100 * p.cpuMs) / (l.durationUs / 1000)).toFixed(0)}% elu ${(p.elu * 100).toFixed(0)}% gc ${p.gcCount}×/${p.gcTotalMs.toFixed(0)} ms max ${p.gcMaxMs.toFixed(1)} ms, loop delay p99 ${p.loopDelayP99Ms.toFixed(2)} ms`;
+  const inside = run.inProxy === null ? '' : ` | in proxy p50 ${run.inProxy.totalP50.toFixed(2)} p99 ${run.inProxy.totalP99.toFixed(2)} ms (request path p99 ${run.inProxy.requestP99.toFixed(2)}, response path p99 ${run.inProxy.responseP99.toFixed(2)})`;
   return (
     `  rep ${run.rep + 1} ${run.scenario.padEnd(4)} ${run.variant.padEnd(10)} ${fmtInt(l.rps).padStart(7)} req/s  p50 ${fmtMs(l.p50Us)} p99 ${fmtMs(l.p99Us)}` +
-    ` max ${fmtMs(l.maxUs)}  errors ${l.errors}  backend conns ${run.backend.connections}${canary}${other}${proxyPart}`
+    ` max ${fmtMs(l.maxUs)}  errors ${l.errors}  backend conns ${run.backend.connections}${canary}${other}${inside}${proxyPart}`
   );
 }
 
@@ -196,20 +252,37 @@ function printSummary(opts: Options, runs: readonly Run[], peakRss: ReadonlyMap<
   const hasSlow = opts.scenarios.includes('slow');
   const rpsDirect = m('direct', 'fast', 'rps');
   const head = ['variant'];
-  if (hasFast) head.push('fast: req/s (min–max)', '× direct', 'p99');
-  if (hasSlow) head.push(`${opts.slowMs} ms: p50`, 'p99', 'added p50', 'added p99');
-  head.push('proxy peak RSS');
+  if (hasFast) head.push('fast req/s (min–max)', '×direct', 'fast p99');
+  if (hasSlow) head.push(`${opts.slowMs}ms p50`, `${opts.slowMs}ms p99`, 'added p50', 'added p99', 'in-proxy p50', 'in-proxy p99');
+  head.push(`CPU/req ${opts.scenarios.join('·')}`, 'peak RSS');
   const rows = opts.variants.map((v) => {
     const row = [LABELS[v] ?? v];
     if (hasFast) row.push(fmtInt(m(v, 'fast', 'rps')) + spread(v, 'fast', 'rps'), fmtRatio(m(v, 'fast', 'rps') / rpsDirect), fmtMs(m(v, 'fast', 'p99Us')));
     if (hasSlow) {
       const isDirect = v === 'direct';
-      row.push(fmtMs(m(v, 'slow', 'p50Us')), fmtMs(m(v, 'slow', 'p99Us')), isDirect ? '—' : fmtMs(added(v, 'p50Us'), true), isDirect ? '—' : fmtMs(added(v, 'p99Us'), true));
+      const inside = (key: 'totalP50' | 'totalP99') => {
+        const xs = pick(v, 'slow').flatMap((r) => (r.inProxy === null ? [] : [r.inProxy[key] * 1000]));
+        return xs.length === 0 ? '—' : fmtMs(median(xs));
+      };
+      row.push(
+        fmtMs(m(v, 'slow', 'p50Us')),
+        fmtMs(m(v, 'slow', 'p99Us')),
+        isDirect ? '—' : fmtMs(added(v, 'p50Us'), true),
+        isDirect ? '—' : fmtMs(added(v, 'p99Us'), true),
+        inside('totalP50'),
+        inside('totalP99'),
+      );
     }
-    row.push(peakRss.has(v) ? fmtBytes(peakRss.get(v) ?? 0) : '—');
+    const perReq = (scenario: Scenario) => {
+      const xs = pick(v, scenario).filter((r) => r.proxy !== null && r.load.requests > 0).map((r) => ((r.proxy?.cpuMs ?? 0) * 1000) / r.load.requests);
+      return xs.length === 0 ? '—' : `${median(xs).toFixed(0)} µs`;
+    };
+    row.push(v === 'direct' ? '—' : opts.scenarios.map(perReq).join('·'), peakRss.has(v) ? fmtBytes(peakRss.get(v) ?? 0) : '—');
     return row;
   });
-  console.log(`Medians of ${opts.reps} interleaved repetition(s); added latency = proxy minus direct in the same repetition.`);
+  console.log(`Medians of ${opts.reps} interleaved repetition(s). "added" = proxy minus direct in the same repetition, as wrk sees it;`);
+  console.log(`"in proxy" = time each request spent inside the proxy (arrival → backend, backend answer → response finished), from timestamps`);
+  console.log(`taken on both sides of the proxy on one monotonic clock: the same quantity without the load generator's and backend's jitter.`);
   console.log(renderTable(head, rows));
 
   const errors = runs.filter((r) => r.load.errors > 0);
@@ -235,7 +308,7 @@ function printSummary(opts: Options, runs: readonly Run[], peakRss: ReadonlyMap<
   if (ratioRows.length > 0) {
     const ratioHead = ['ratio'];
     if (hasFast) ratioHead.push('fast req/s', 'fast p99');
-    if (hasSlow) ratioHead.push(`${opts.slowMs} ms p99`, 'added p99 (core vs other)');
+    if (hasSlow) ratioHead.push(`${opts.slowMs}ms p99`, `added p99 (core vs other)`);
     console.log('');
     console.log(renderTable(ratioHead, ratioRows));
   }

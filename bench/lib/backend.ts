@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { answerStats } from './proc-stats.js';
+import { monoUs, TraceLog } from './trace.js';
 
 /**
  * The model backend for the bench, in its own process: a fast server that answers a
@@ -10,6 +11,7 @@ import { answerStats } from './proc-stats.js';
 const delayMs = Number(process.env.BENCH_SLOW_MS ?? 20);
 const BODY = Buffer.from(JSON.stringify({ model: 'bench', score: 0.7312, label: 'legit' }));
 const HEADERS = { 'content-type': 'application/json', 'content-length': String(BODY.length) };
+const trace = new TraceLog();
 let connections = 0;
 let requests = 0;
 let canary = 0;
@@ -25,19 +27,25 @@ function count(version: string | string[] | undefined): void {
   if (version === 'v2') canary++;
 }
 
-const fast = createServer((req, res) => {
-  count(req.headers['x-model-version']);
-  req.resume();
+/** Answers, and records when a request carrying x-request-id came in and when it was answered. */
+function answer(req: IncomingMessage, res: ServerResponse, gotAt: number): void {
   res.writeHead(200, HEADERS);
   res.end(BODY);
-});
-const slow = createServer((req, res) => {
+  const id = req.headers['x-request-id'];
+  if (typeof id === 'string') trace.push(id, gotAt, monoUs());
+}
+
+const fast = createServer((req, res) => {
+  const gotAt = monoUs();
   count(req.headers['x-model-version']);
   req.resume();
-  setTimeout(() => {
-    res.writeHead(200, HEADERS);
-    res.end(BODY);
-  }, delayMs);
+  answer(req, res, gotAt);
+});
+const slow = createServer((req, res) => {
+  const gotAt = monoUs();
+  count(req.headers['x-model-version']);
+  req.resume();
+  setTimeout(answer, delayMs, req, res, gotAt);
 });
 
 const [fastPort, slowPort] = await Promise.all([listen(fast), listen(slow)]);
@@ -47,5 +55,5 @@ answerStats(() => {
   requests = 0;
   canary = 0;
   return seen;
-});
+}, trace);
 process.send?.({ type: 'ready', fastPort, slowPort });

@@ -57,6 +57,6 @@ export async function buildCore(backend: string): Promise<BenchCore> {
   if (view?.state.revision !== state.revision || view.state.candidate !== 'v2') {
     throw new Error(`routing table did not follow the store: ${JSON.stringify(view?.state)}`);
   }
-  const resolver = new Resolver(config.services, routing, systemClock, () => randomUUID());
+  const resolver = new Resolver(config.services, routing, systemClock, () => randomUUID(), () => undefined);
   return { resolver, routing };
 }

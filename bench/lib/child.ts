@@ -17,8 +17,9 @@ export class Child<Ready extends object> {
     });
   }
 
-  static start<R extends object>(file: URL, args: string[], env: Record<string, string> = {}): Promise<Child<R>> {
-    const proc = fork(file, args, { execArgv: [], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  /** `execArgv` lets a run profile a child, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+  static start<R extends object>(file: URL, args: string[], env: Record<string, string> = {}, execArgv: string[] = []): Promise<Child<R>> {
+    const proc = fork(file, args, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${file.pathname} ${args.join(' ')} did not start`)), 15_000);
       proc.once('exit', (code) => reject(new Error(`${file.pathname} ${args.join(' ')} exited with ${String(code)}`)));
@@ -41,16 +42,25 @@ export class Child<Ready extends object> {
     await this.ask('reset');
   }
 
+  async trace(): Promise<{ ids: string[]; times: number[] }> {
+    return (await this.ask('trace')).trace as { ids: string[]; times: number[] };
+  }
+
   async stats<Extra extends object = object>(): Promise<ProcStats & Extra> {
     return (await this.ask('stats')).stats as ProcStats & Extra;
   }
 
+  /** Disconnects so the child exits on its own (and writes a --cpu-prof profile); SIGTERM if it lingers. */
   stop(): Promise<void> {
     return new Promise((resolve) => {
       if (this.proc.exitCode !== null) return resolve();
       this.proc.removeAllListeners('exit');
-      this.proc.once('exit', () => resolve());
-      this.proc.kill('SIGTERM');
+      const timer = setTimeout(() => this.proc.kill('SIGTERM'), 5_000);
+      this.proc.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.proc.disconnect();
     });
   }
 }

@@ -73,3 +73,15 @@ export async function waitForQuiet(threshold: number, maxMs: number): Promise<nu
   } while (Date.now() < deadline);
   return share;
 }
+
+/**
+ * A fixed CPU-bound loop, timed: a speed index of the machine right now (a shared or
+ * throttled VM can be several times slower from one minute to the next).
+ */
+export function cpuProbeMs(): number {
+  const from = process.hrtime.bigint();
+  let x = 0;
+  for (let i = 0; i < 20_000_000; i++) x += i & 7;
+  if (x < 0) console.log(x);
+  return Number(process.hrtime.bigint() - from) / 1e6;
+}

@@ -1,4 +1,5 @@
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import type { TraceLog } from './trace.js';
 
 /** What a child process reports after a measurement: memory, GC pauses, event-loop delay and busy share. */
 export interface ProcStats {
@@ -28,8 +29,8 @@ export function trackProcess(): { reset(): void; read(): ProcStats } {
     }
   });
   observer.observe({ entryTypes: ['gc'] });
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
+  // Enabled only while a measurement runs, so idle proxies waiting their turn cost nothing.
+  const delay = monitorEventLoopDelay({ resolution: 5 });
   let eluFrom = performance.eventLoopUtilization();
   let cpuFrom = process.cpuUsage();
   return {
@@ -38,11 +39,13 @@ export function trackProcess(): { reset(): void; read(): ProcStats } {
       gcTotalMs = 0;
       gcMaxMs = 0;
       delay.reset();
+      delay.enable();
       eluFrom = performance.eventLoopUtilization();
       cpuFrom = process.cpuUsage();
     },
     read() {
       const elu = performance.eventLoopUtilization(eluFrom).utilization;
+      delay.disable();
       return {
         rssBytes: process.memoryUsage.rss(),
         maxRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -61,15 +64,18 @@ export function trackProcess(): { reset(): void; read(): ProcStats } {
   };
 }
 
-/** Child side of the IPC: answers `reset` and `stats` messages. */
-export function answerStats(extra: () => Record<string, number> = () => ({})): void {
+/** Child side of the IPC: answers `reset`, `stats` and (with a trace log) `trace` messages. */
+export function answerStats(extra: () => Record<string, number> = () => ({}), trace: TraceLog | null = null): void {
   const tracker = trackProcess();
   process.on('message', (msg: { type: string; id: number }) => {
     if (msg.type === 'reset') {
       tracker.reset();
+      trace?.start();
       process.send?.({ type: 'reset-done', id: msg.id });
     } else if (msg.type === 'stats') {
       process.send?.({ type: 'stats', id: msg.id, stats: { ...tracker.read(), ...extra() } });
+    } else if (msg.type === 'trace') {
+      process.send?.({ type: 'trace', id: msg.id, trace: trace?.take() ?? { ids: [], times: [] } });
     }
   });
   process.on('disconnect', () => process.exit(0));

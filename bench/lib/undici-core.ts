@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import type { Logger } from '../../src/app/logger.js';
@@ -16,9 +17,11 @@ export interface UndiciOptions {
   readonly api: 'stream' | 'request';
   /** `auto` sends a body only when the request has one; `always` hands undici the IncomingMessage even for GET. */
   readonly body: 'auto' | 'always';
+  /** How a client abort reaches undici: an AbortController per request, a plain EventEmitter (undici accepts both), or not at all. */
+  readonly abort: 'signal' | 'emitter' | 'none';
 }
 
-export const UNDICI_DEFAULTS: UndiciOptions = { pipelining: 1, connections: null, api: 'stream', body: 'auto' };
+export const UNDICI_DEFAULTS: UndiciOptions = { pipelining: 1, connections: null, api: 'stream', body: 'auto', abort: 'signal' };
 
 /**
  * The Switchyard core with undici instead of node:http for the upstream hop: the
@@ -66,14 +69,24 @@ function forwardUndici(
   options: UndiciOptions,
 ): void {
   const { pool: versionPool, route, setCookie } = routed;
-  const target = versionPool.pick();
+  const target = versionPool.pick(Date.now());
   const version = versionPool.version;
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  const abort = new AbortController();
   let failed = false;
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
+  let signal: AbortSignal | EventEmitter | undefined;
+  if (options.abort === 'signal') {
+    const controller = new AbortController();
+    signal = controller.signal;
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+  } else if (options.abort === 'emitter') {
+    const emitter = new EventEmitter();
+    signal = emitter;
+    res.on('close', () => {
+      if (!res.writableFinished) emitter.emit('abort');
+    });
+  }
 
   const writeHead = (statusCode: number, upHeaders: IncomingHttpHeaders): void => {
     const headers = withoutHopByHop(upHeaders);
@@ -99,7 +112,7 @@ function forwardUndici(
     method: (req.method ?? 'GET') as 'GET',
     headers: upstreamHeaders(req, target, version, requestId, false) as Record<string, string | string[]>,
     body: hasBody || options.body === 'always' ? req : null,
-    signal: abort.signal,
+    signal,
     headersTimeout: route.config.timeouts.request,
     bodyTimeout: 0,
   };

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -65,7 +65,9 @@ export function wrkVersion(): string | null {
 /** Runs wrk in its own process and resolves with its figures. */
 export function runWrk(options: LoadOptions): Promise<LoadResult> {
   if (scriptPath === undefined) {
-    scriptPath = join(mkdtempSync(join(tmpdir(), 'sy-bench-')), 'keys.lua');
+    const dir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scriptPath = join(dir, 'keys.lua');
     writeFileSync(scriptPath, SCRIPT);
   }
   const args = [
