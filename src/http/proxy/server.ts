@@ -24,7 +24,6 @@ const DRAIN_POLL_MS = 50;
  * access, no body parsing. Decisions come from the Resolver's in-memory tables.
  */
 export function createProxyServer(resolver: Resolver, ctx: ForwardContext): ProxyServer {
-  const { log } = ctx;
   let inFlight = 0;
   let draining = false;
   const server = createServer((req, res) => {
@@ -45,7 +44,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
       writeRawProblem(socket, routed.code, routed.detail, requestId);
       return;
     }
-    forwardUpgrade(req, socket, head, routed, requestId, log);
+    forwardUpgrade(req, socket, head, routed, requestId, ctx);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // An answer already on the wire (a stream, say) must not get a status line written into its body;

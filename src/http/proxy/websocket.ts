@@ -1,14 +1,15 @@
 import { request, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from '../../app/logger.js';
+import type { ForwardContext } from './forward.js';
 import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER } from './headers.js';
 import type { Routed } from './resolve.js';
 import { writeRawProblem } from './respond.js';
 
 /** Forwards a WebSocket (or any HTTP/1.1 upgrade) to the assigned version, then splices the sockets. */
-export function forwardUpgrade(req: IncomingMessage, client: Socket, head: Buffer, routed: Routed, requestId: string, log: Logger): void {
+export function forwardUpgrade(req: IncomingMessage, client: Socket, head: Buffer, routed: Routed, requestId: string, ctx: ForwardContext): void {
+  const { log } = ctx;
   const { pool, route } = routed;
-  const target = pool.pick(Date.now());
+  const target = pool.pick(ctx.now());
   const upstream = request({
     host: target.hostname,
     port: target.port,
