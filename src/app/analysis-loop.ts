@@ -57,8 +57,12 @@ export class AnalysisLoop {
   constructor(private readonly o: AnalysisLoopOptions) {}
 
   start(): void {
+    // A round slower than the interval makes the next one wait, never pile up.
+    let busy = false;
     this.timer = setInterval(() => {
-      this.running = this.running.then(() => this.tick());
+      if (busy) return;
+      busy = true;
+      this.running = this.tick().finally(() => (busy = false));
     }, this.o.intervalMs);
     this.timer.unref();
   }
