@@ -1,99 +1,118 @@
-import { parseConfig } from '../config/load.js';
-import { startGateway } from '../main.js';
 import { silentLogger } from '../app/logger.js';
+import { parseConfig } from '../config/load.js';
+import { startGateway, type Gateway } from '../main.js';
 import { startSampleBackend } from './sample-backend.js';
 import { generateTraffic, newTally, type TrafficTally } from './traffic.js';
 
 export interface DemoOptions {
   readonly proxyPort: number;
   readonly adminPort: number;
-  /** Stop after this long; 0 runs until Ctrl-C. */
+  /** Keep running this long after the story; 0 runs until Ctrl-C. */
   readonly durationMs: number;
   readonly print: (line: string) => void;
-  /** How long each step of the tour lasts before its split is printed. */
-  readonly phaseMs?: number;
+  /** Bake time of each canary step. */
+  readonly bakeMs?: number;
 }
 
 const TOKEN = 'demo-operator-token-0123456789';
 const SERVICE = 'fraud-scorer';
 
-function demoConfig(v1: string, v2: string, options: DemoOptions): string {
+function demoConfig(urls: readonly string[], options: DemoOptions): string {
+  const bake = `${options.bakeMs ?? 4000}ms`;
   return `
-proxy: { listen: "127.0.0.1:${options.proxyPort}" }
+proxy: { listen: "127.0.0.1:${options.proxyPort}", drainDelay: 0s, drainTimeout: 2s }
 admin: { listen: "127.0.0.1:${options.adminPort}", tokens: [ { name: demo, token: "${TOKEN}", role: operator } ] }
+analysis: { interval: 500ms, bucket: 500ms, flush: 250ms, settle: 500ms, baseline: 5s }
 log: { level: silent }
 services:
   ${SERVICE}:
     match: { pathPrefix: /fraud }
     stickiness: { header: x-user-id }
-    versions: { v1: { targets: ["${v1}"] }, v2: { targets: ["${v2}"] } }
-    rollout: { stable: v1, strategy: canary, steps: [ { weight: 10, bake: 10s }, { weight: 50, bake: 10s } ] }
+    versions: { v1: { targets: ["${urls[0]}"] }, v2: { targets: ["${urls[1]}"] }, v3: { targets: ["${urls[2]}"] } }
+    analysis: { minCandidateRequests: 40, latencyEnabled: false }
+    rollout: { stable: v1, strategy: canary, steps: [ { weight: 10, bake: ${bake} }, { weight: 50, bake: ${bake} } ] }
 `;
 }
 
 function describeTally(tally: TrafficTally): string {
-  const parts = [...tally.byVersion.entries()].sort().map(([v, n]) => `${v} ${((100 * n) / Math.max(1, tally.total)).toFixed(1)}%`);
-  return `${String(tally.total).padStart(4)} requests: ${parts.join('  ') || 'none yet'}  (5xx: ${tally.errors})`;
+  const parts = [...tally.byVersion.entries()].sort().map(([v, n]) => `${v} ${((100 * n) / Math.max(1, tally.total)).toFixed(0)}%`);
+  return `${parts.join(' ') || 'no traffic'} (5xx ${tally.errors})`;
+}
+
+/** Prints a line whenever the rollout state changes, until `done` says stop. */
+async function follow(gateway: Gateway, print: (line: string) => void, tally: () => TrafficTally, done: (phase: string) => boolean): Promise<void> {
+  let last = '';
+  for (;;) {
+    const state = gateway.routing.view(SERVICE)?.state;
+    if (state !== undefined) {
+      const line = `${state.phase.padEnd(11)} stable ${state.stable}  candidate ${state.candidate ?? '-'}  weight ${state.weightBp / 100}%  step ${state.stepIndex + 1}/${state.steps.length}`;
+      if (line !== last) {
+        print(`  ${line}  | traffic ${describeTally(tally())}${state.reason === null ? '' : `\n    why: ${state.reason}`}`);
+        last = line;
+      }
+      if (done(state.phase)) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /**
- * The whole story on one machine with nothing installed: two sample models,
- * the gateway on the in-memory store, steady traffic, and a rollout driven
- * through the admin API while the split is printed.
+ * The whole story with nothing installed: three sample models behind the
+ * gateway on the in-memory store, steady traffic, a healthy candidate that the
+ * analysis advances step by step and promotes, then a regressing one that it
+ * rolls back by itself.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
-  const [v1, v2] = await Promise.all([startSampleBackend({ version: 'v1' }), startSampleBackend({ version: 'v2', latencyMs: 5 })]);
-  const gateway = await startGateway(parseConfig(demoConfig(v1.url, v2.url, options), {}), { log: silentLogger });
+  const models = await Promise.all([
+    startSampleBackend({ version: 'v1' }),
+    startSampleBackend({ version: 'v2' }),
+    startSampleBackend({ version: 'v3', errorRate: 0.3 }),
+  ]);
+  const gateway = await startGateway(parseConfig(demoConfig(models.map((m) => m.url), options), {}), { log: silentLogger });
   const api = (path: string, body: unknown) =>
     fetch(`${gateway.adminUrl}/api/v1/services/${SERVICE}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
-    }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> }));
+    });
 
   const stop = new AbortController();
   let tally = newTally();
-  const traffic = generateTraffic(`${gateway.proxyUrl}/fraud/score`, { rps: 40, users: 500, header: 'x-user-id', signal: stop.signal, tally: () => tally });
+  const tallyNow = () => {
+    const seen = tally;
+    tally = newTally();
+    return seen;
+  };
+  const traffic = generateTraffic(`${gateway.proxyUrl}/fraud/score`, { rps: 60, users: 500, header: 'x-user-id', signal: stop.signal, tally: () => tally });
   const { print } = options;
   print(`gateway: proxy ${gateway.proxyUrl}  admin ${gateway.adminUrl}  (token ${TOKEN})`);
-  print(`models:  v1 ${v1.url}  v2 ${v2.url}`);
+  print(`models:  v1 ${models[0]?.url} (stable)  v2 ${models[1]?.url} (healthy)  v3 ${models[2]?.url} (fails 30%)`);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
 
-  const tour: Array<[string, string, unknown]> = [
-    ['start a canary of v2', '/rollout', { candidate: 'v2' }],
-    ['raise the weight to 25%', '/weight', { weight: 25 }],
-    ['raise the weight to 50%', '/weight', { weight: 50 }],
-    ['roll back', '/rollback', { reason: 'demo: operator rolls back' }],
-  ];
-  const phaseMs = options.phaseMs ?? 3000;
-  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  await wait(phaseMs);
-  print(`before any rollout  ${describeTally(tally)}`);
-  for (const [label, path, body] of tour) {
-    const res = await api(path, body);
-    print(`> ${label}: ${res.status === 200 ? `weight now ${String(res.body.weight)}%` : String(res.body.detail)}`);
-    tally = newTally();
-    await wait(phaseMs);
-    print(`  traffic split     ${describeTally(tally)}`);
-  }
+  print('');
+  print('> start a canary of v2; the analysis judges it against v1 and moves it on by itself');
+  await api('/rollout', { candidate: 'v2' });
+  await follow(gateway, print, tallyNow, (phase) => phase === 'promoted');
+
+  print('');
+  print('> start a canary of v3, which fails 30% of its requests');
+  await api('/rollout', { candidate: 'v3' });
+  await follow(gateway, print, tallyNow, (phase) => phase === 'rolled_back');
+
   print('');
   print('Try it yourself, in another terminal:');
-  print(`  curl -s -X POST ${gateway.adminUrl}/api/v1/services/${SERVICE}/rollout -H 'authorization: Bearer ${TOKEN}' -H 'content-type: application/json' -d '{"candidate":"v2"}'`);
-  print(`  curl -s -X POST ${gateway.adminUrl}/api/v1/services/${SERVICE}/weight -H 'authorization: Bearer ${TOKEN}' -H 'content-type: application/json' -d '{"weight":30}'`);
-  print(`  curl -s -X POST ${v2.url}/_control -d '{"errorRate":0.5}'    # make v2 fail half its requests`);
+  print(`  curl -s -X POST ${gateway.adminUrl}/api/v1/services/${SERVICE}/rollout -H 'authorization: Bearer ${TOKEN}' -H 'content-type: application/json' -d '{"candidate":"v3"}'`);
+  print(`  curl -s -X POST ${models[2]?.url}/_control -d '{"errorRate":0}'    # heal v3 first, and it gets promoted`);
+  print(`  curl -s ${gateway.adminUrl}/metrics | grep switchyard_rollbacks_total`);
 
-  const deadline = options.durationMs > 0 ? Date.now() + options.durationMs : Number.POSITIVE_INFINITY;
   const ended = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
-  while (Date.now() < deadline) {
-    tally = newTally();
-    const tick = await Promise.race([wait(Math.min(phaseMs, Math.max(0, deadline - Date.now()))).then(() => 'tick'), ended.then(() => 'end')]);
-    if (tick === 'end') break;
-    print(`  traffic split     ${describeTally(tally)}`);
-  }
+  const finish = options.durationMs > 0 ? new Promise((resolve) => setTimeout(resolve, options.durationMs)) : new Promise(() => undefined);
+  await Promise.race([ended, finish]);
   stop.abort();
   await traffic;
   await gateway.close();
-  await Promise.all([v1.close(), v2.close()]);
+  await Promise.all(models.map((m) => m.close()));
 }
