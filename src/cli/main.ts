@@ -1,61 +1,13 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../config/load.js';
-import { isSwitchyardError } from '../core/errors.js';
-import { runDemo } from '../demo/demo.js';
-import { createLogger, startGateway } from '../main.js';
+import { run } from './run.js';
 
-function port(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('not a port number (0..65535)');
-  return n;
-}
+// Exit codes (see exit-codes.ts): 0 ok, 1 the API refused (4xx), 2 usage error, 3 gateway unreachable or 5xx.
 
-function seconds(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('not a number of seconds');
-  return n;
-}
-
-const program = new Command()
-  .name('switchyard')
-  .description('A gateway that releases new model versions safely: sticky canaries, blue-green switches, rollbacks.')
-  .showHelpAfterError();
-
-program
-  .command('serve')
-  .description('run the gateway')
-  .requiredOption('-c, --config <file>', 'YAML config file')
-  .action(async (opts: { config: string }) => {
-    const config = loadConfig(opts.config);
-    const log = createLogger(config);
-    const gateway = await startGateway(config, { log });
-    const shutdown = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      gateway.drain().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err: String(err) }, 'drain failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  });
-
-program
-  .command('demo')
-  .description('run two sample models behind the gateway on the in-memory store and show a rollout')
-  .option('--proxy-port <port>', 'proxy port', port, 8080)
-  .option('--admin-port <port>', 'admin port', port, 8081)
-  .option('--duration <seconds>', 'stop after this many seconds (0: run until Ctrl-C)', seconds, 0)
-  .action(async (opts: { proxyPort: number; adminPort: number; duration: number }) => {
-    await runDemo({ proxyPort: opts.proxyPort, adminPort: opts.adminPort, durationMs: opts.duration * 1000, print: (l) => console.log(l) });
-  });
-
-program.parseAsync().catch((err: unknown) => {
-  const message = isSwitchyardError(err) || err instanceof Error ? err.message : String(err);
-  console.error(`switchyard: ${message}`);
-  process.exit(isSwitchyardError(err) && err.code === 'SY_ERR_CONFIG' ? 2 : 1);
+// `switchyard audit | head`: a reader that went away is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
 });
+
+// exitCode rather than exit(): `serve` and `demo` keep running after run() resolves.
+process.exitCode = await run(process.argv.slice(2));

@@ -1,0 +1,209 @@
+import { Option, type Command } from 'commander';
+import { AdminClient, DEFAULT_ADMIN_URL, seg, type Json } from './api-client.js';
+import { usageError } from './exit-codes.js';
+import { formatApplied, formatAssignment, formatAudit, formatOverride, formatOverrides, formatService, formatServices } from './format.js';
+import type { CliIo } from './io.js';
+
+/**
+ * The operator commands: each one is a single admin API call, printed as a
+ * table for people or as the API's own JSON with --json. The gateway decides
+ * everything (validation, release windows, If-Match); the CLI only parses syntax.
+ */
+
+interface GlobalOptions {
+  readonly adminUrl?: string;
+  readonly token?: string;
+  readonly json?: boolean;
+  readonly force?: boolean;
+  readonly ifMatch?: string;
+}
+
+interface Context {
+  readonly client: AdminClient;
+  readonly globals: GlobalOptions;
+  print(body: Json, human: (body: Json) => string): void;
+}
+
+export function addGlobalOptions(program: Command): void {
+  program
+    .option('--admin-url <url>', `admin API base URL (env SWITCHYARD_ADMIN_URL, default ${DEFAULT_ADMIN_URL})`)
+    .option('--token <token>', 'admin bearer token (env SWITCHYARD_ADMIN_TOKEN)')
+    .option('--json', "print the API's JSON instead of a table")
+    .option('--force', 'release outside the release windows (rollout commands; needs --reason, which goes to the audit log)')
+    .option('--if-match <revision>', 'apply a rollout command only if the service is still at this revision (else exit 1, 409)');
+}
+
+function contextOf(cmd: Command, io: CliIo): Context {
+  const globals = cmd.optsWithGlobals<GlobalOptions>();
+  const adminUrl = globals.adminUrl ?? nonEmpty(io.env['SWITCHYARD_ADMIN_URL']) ?? DEFAULT_ADMIN_URL;
+  if (!/^https?:\/\//.test(adminUrl)) throw usageError(`--admin-url: must be an http:// or https:// URL (got ${JSON.stringify(adminUrl)})`);
+  const token = globals.token ?? nonEmpty(io.env['SWITCHYARD_ADMIN_TOKEN']);
+  const client = new AdminClient({ adminUrl, token, ...(io.fetch === undefined ? {} : { fetch: io.fetch }) });
+  return {
+    client,
+    globals,
+    print(body, human) {
+      io.out(`${globals.json === true ? JSON.stringify(body, null, 2) : human(body)}\n`);
+    },
+  };
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === '' ? undefined : text;
+}
+
+/** "25" or "25%"; the gateway checks the range and the decimals. */
+export function parsePercent(text: string): number {
+  const n = Number(text.trim().replace(/%$/, ''));
+  if (text.trim() === '' || !Number.isFinite(n)) throw usageError(`weight: must be a percent like 25 or 12.5 (got ${JSON.stringify(text)})`);
+  return n;
+}
+
+/** "5:1m,25:2m,100" -> [{weight: 5, bake: "1m"}, ...]; a step without a bake takes the gateway's default. */
+export function parseSteps(text: string): { weight: number; bake?: string }[] {
+  return text.split(',').map((item, i) => {
+    const [weight = '', bake, ...rest] = item.trim().split(':');
+    if (rest.length > 0 || weight === '' || bake === '') throw usageError(`--steps: step ${i + 1} ${JSON.stringify(item)} must look like WEIGHT:BAKE, e.g. "5:1m,25:2m,100:1m"`);
+    const step = { weight: parsePercent(weight) };
+    return bake === undefined ? step : { ...step, bake };
+  });
+}
+
+type ReasonOpts = { reason?: string };
+
+/** POST a rollout command with force and If-Match from the global options. */
+async function rolloutCommand(ctx: Context, service: string, action: string, body: Record<string, unknown>, label = action): Promise<void> {
+  const state = await ctx.client.request('POST', `/services/${seg(service)}/${action}`, {
+    body: { ...body, ...(ctx.globals.force === true ? { force: true } : {}) },
+    ifMatch: ctx.globals.ifMatch,
+  });
+  ctx.print(state, (s) => formatApplied(label, s));
+}
+
+function withReason(opts: ReasonOpts): Record<string, unknown> {
+  return opts.reason === undefined ? {} : { reason: opts.reason };
+}
+
+export function addOperatorCommands(program: Command, io: CliIo): void {
+  const ctx = (cmd: Command) => contextOf(cmd, io);
+
+  program
+    .command('status')
+    .description('show every service, or one service in detail')
+    .argument('[service]', 'service name')
+    .action(async (service: string | undefined, _opts: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      if (service === undefined) c.print(await c.client.get('/services'), formatServices);
+      else c.print(await c.client.get(`/services/${seg(service)}`), formatService);
+    });
+
+  program
+    .command('start')
+    .description('start a rollout of a candidate version')
+    .argument('<service>', 'service name')
+    .argument('<candidate>', 'candidate version')
+    .addOption(new Option('--strategy <strategy>', 'rollout strategy (default: the service config)').choices(['canary', 'blue-green']))
+    .option('--steps <steps>', 'canary steps as WEIGHT:BAKE, e.g. "5:1m,25:2m,100:1m" (default: the service config)')
+    .option('--salt <salt>', 'bucket salt (default: a new one per rollout)')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (service: string, candidate: string, opts: ReasonOpts & { strategy?: string; steps?: string; salt?: string }, cmd: Command) => {
+      const body = {
+        candidate,
+        ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
+        ...(opts.steps === undefined ? {} : { steps: parseSteps(opts.steps) }),
+        ...(opts.salt === undefined ? {} : { salt: opts.salt }),
+        ...withReason(opts),
+      };
+      await rolloutCommand(ctx(cmd), service, 'rollout', body, 'start');
+    });
+
+  program
+    .command('weight')
+    .description("set the candidate's weight in percent")
+    .argument('<service>', 'service name')
+    .argument('<percent>', 'weight 0..100, at most two decimals')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (service: string, weight: string, opts: ReasonOpts, cmd: Command) => {
+      await rolloutCommand(ctx(cmd), service, 'weight', { weight: parsePercent(weight), ...withReason(opts) });
+    });
+
+  const simple = {
+    pause: 'pause the rollout where it is',
+    resume: 'resume a paused rollout',
+    promote: 'make the candidate the new stable',
+    switch: 'blue-green: send all traffic to the candidate',
+  } as const;
+  for (const [action, description] of Object.entries(simple)) {
+    program
+      .command(action)
+      .description(description)
+      .argument('<service>', 'service name')
+      .option('--reason <text>', 'why, for the audit log')
+      .action(async (service: string, opts: ReasonOpts, cmd: Command) => {
+        await rolloutCommand(ctx(cmd), service, action, withReason(opts));
+      });
+  }
+
+  program
+    .command('rollback')
+    .description('send all traffic back to stable')
+    .argument('<service>', 'service name')
+    .requiredOption('--reason <text>', 'why, for the audit log')
+    .action(async (service: string, opts: Required<ReasonOpts>, cmd: Command) => {
+      await rolloutCommand(ctx(cmd), service, 'rollback', { reason: opts.reason });
+    });
+
+  program
+    .command('explain')
+    .description('which version a user key gets, and why')
+    .argument('<service>', 'service name')
+    .argument('<key>', 'user key (the sticky header or cookie value)')
+    .action(async (service: string, key: string, _opts: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      c.print(await c.client.get(`/services/${seg(service)}/assignment`, { key }), formatAssignment);
+    });
+
+  const overrides = program.command('overrides').description('pin user keys to a version, for a while');
+  overrides
+    .command('list')
+    .description("list a service's overrides with the time left")
+    .argument('<service>', 'service name')
+    .action(async (service: string, _opts: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      c.print(await c.client.get(`/services/${seg(service)}/overrides`), formatOverrides);
+    });
+  overrides
+    .command('add')
+    .description('pin a key to a version')
+    .argument('<service>', 'service name')
+    .argument('<key>', 'user key')
+    .argument('<version>', 'version to pin the key to')
+    .requiredOption('--reason <text>', 'why, for the audit log')
+    .option('--ttl <duration>', 'how long, e.g. 30m, 1d (default: the config)')
+    .action(async (service: string, key: string, version: string, opts: Required<ReasonOpts> & { ttl?: string }, cmd: Command) => {
+      const c = ctx(cmd);
+      const body = { version, reason: opts.reason, ...(opts.ttl === undefined ? {} : { ttl: opts.ttl }) };
+      c.print(await c.client.request('PUT', `/services/${seg(service)}/overrides/${seg(key)}`, { body }), (o) => formatOverride(o, 'pinned'));
+    });
+  overrides
+    .command('remove')
+    .description('unpin a key')
+    .argument('<service>', 'service name')
+    .argument('<key>', 'user key')
+    .action(async (service: string, key: string, _opts: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      const body = await c.client.request('DELETE', `/services/${seg(service)}/overrides/${seg(key)}`);
+      c.print(body, (b) => formatOverride((b['removed'] ?? {}) as Json, 'unpinned'));
+    });
+
+  program
+    .command('audit')
+    .description('the audit log, newest first')
+    .option('--service <service>', 'only this service')
+    .option('--limit <n>', 'entries per page (1..500, default 50)')
+    .option('--before <id>', 'the page after this entry id (printed as "more:")')
+    .action(async (opts: { service?: string; limit?: string; before?: string }, cmd: Command) => {
+      const c = ctx(cmd);
+      c.print(await c.client.get('/audit', { service: opts.service, limit: opts.limit, before: opts.before }), formatAudit);
+    });
+}
