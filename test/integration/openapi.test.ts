@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdminApp, type AdminDeps } from '../../src/http/admin/app.js';
+import { buildOpenApiDocument } from '../../src/http/admin/openapi.js';
+import { startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
+
+/**
+ * Keeps the OpenAPI document true: every route the admin app registers is
+ * documented, every documented operation is a route of the app, and the
+ * document is well formed (3.1, every $ref resolves).
+ */
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
+
+/** The parts of express 5's (router 2.x) internals the walk reads. */
+interface RouteLike {
+  readonly path: string | readonly string[];
+  readonly methods: Record<string, boolean>;
+  readonly stack: readonly { readonly name: string }[];
+}
+interface LayerLike {
+  readonly rawPath?: unknown;
+  readonly route?: RouteLike;
+  readonly handle: { readonly stack?: readonly LayerLike[] };
+}
+
+interface Registered {
+  readonly method: string;
+  readonly path: string;
+  /** A route serving static files (the console's page and assets), not an API operation. */
+  readonly staticFiles: boolean;
+}
+
+function mountPath(layer: LayerLike): string {
+  const raw = layer.rawPath;
+  if (raw === undefined || raw === '/') return '';
+  if (typeof raw !== 'string') throw new Error(`cannot walk a router mounted at ${String(raw)}; mount routers at plain string paths`);
+  return raw;
+}
+
+/** Every (method, path) in the router tree, prefixes joined, express `:param` as OpenAPI `{param}`. */
+function walk(stack: readonly LayerLike[], prefix = ''): Registered[] {
+  return stack.flatMap((layer): Registered[] => {
+    if (layer.route !== undefined) {
+      const route = layer.route;
+      const paths = typeof route.path === 'string' ? [route.path] : [...route.path];
+      const staticFiles = route.stack.some((handler) => handler.name === 'serveStatic');
+      const methods = Object.keys(route.methods).filter((m) => route.methods[m] === true && m !== '_all');
+      return paths.flatMap((path) => methods.map((method) => ({ method, path: toOpenApi(prefix + path), staticFiles })));
+    }
+    const inner = layer.handle.stack;
+    return Array.isArray(inner) ? walk(inner, prefix + mountPath(layer)) : [];
+  });
+}
+
+function toOpenApi(path: string): string {
+  if (/[*?()]/.test(path)) throw new Error(`route ${path} uses a pattern the walk cannot map to OpenAPI`);
+  return path.replace(/:(\w+)/g, '{$1}');
+}
+
+/** Resolves a local JSON pointer like `#/components/schemas/State`. */
+function resolvePointer(root: unknown, pointer: string): unknown {
+  if (!pointer.startsWith('#/')) return undefined;
+  let node: unknown = root;
+  for (const raw of pointer.slice(2).split('/')) {
+    const part = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+function refsIn(node: unknown, at = '#'): { at: string; ref: string }[] {
+  if (Array.isArray(node)) return node.flatMap((item, i) => refsIn(item, `${at}/${i}`));
+  if (typeof node !== 'object' || node === null) return [];
+  return Object.entries(node).flatMap(([key, value]) =>
+    key === '$ref' && typeof value === 'string' ? [{ at, ref: value }] : refsIn(value, `${at}/${key}`),
+  );
+}
+
+type Doc = { openapi: string; paths: Record<string, Record<string, any>>; components: any; security: unknown };
+
+function documented(doc: Doc): { method: string; path: string }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((key): key is (typeof METHODS)[number] => (METHODS as readonly string[]).includes(key))
+      .map((method) => ({ method, path })),
+  );
+}
+
+const key = (r: { method: string; path: string }): string => `${r.method.toUpperCase()} ${r.path}`;
+
+describe('OpenAPI document', () => {
+  let admin: AdminFixture;
+  let deps: AdminDeps | undefined;
+  let served: { status: number; contentType: string | null; text: string };
+
+  beforeAll(async () => {
+    admin = await startAdmin({
+      patch: (d) => {
+        deps = d;
+        return d;
+      },
+    });
+    // No Authorization header: the document needs no token.
+    const res = await fetch(`${admin.url}/api/v1/openapi.json`);
+    served = { status: res.status, contentType: res.headers.get('content-type'), text: await res.text() };
+  });
+
+  afterAll(async () => {
+    await admin.close();
+  });
+
+  function registered(): Registered[] {
+    if (deps === undefined) throw new Error('the fixture did not hand over its deps');
+    const app = createAdminApp(deps) as unknown as { router?: { stack?: readonly LayerLike[] } };
+    const stack = app.router?.stack;
+    if (!Array.isArray(stack)) throw new Error('express app has no router.stack; the route walk needs updating for this express version');
+    return walk(stack);
+  }
+
+  it('is served as JSON without a token, OpenAPI 3.1', () => {
+    expect(served.status).toBe(200);
+    expect(served.contentType).toMatch(/^application\/json/);
+    const doc = JSON.parse(served.text) as Doc;
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(doc).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument())));
+  });
+
+  it('the route walk sees the app (sanity)', () => {
+    const routes = registered().map(key);
+    expect(routes).toContain('GET /healthz');
+    expect(routes).toContain('POST /api/v1/services/{service}/rollback');
+    expect(routes).toContain('PUT /api/v1/services/{service}/overrides/{key}');
+    expect(routes).toContain('GET /api/v1/openapi.json');
+  });
+
+  it('documents every route the app registers', () => {
+    const doc = JSON.parse(served.text) as Doc;
+    const inDoc = new Set(documented(doc).map(key));
+    const missing = registered()
+      .filter((r) => !r.staticFiles)
+      .map(key)
+      .filter((k) => !inDoc.has(k));
+    expect(missing, 'routes of the app missing from src/http/admin/openapi.ts').toEqual([]);
+  });
+
+  it('documents no operation the app does not have', () => {
+    const doc = JSON.parse(served.text) as Doc;
+    const inApp = new Set(registered().map(key));
+    const extra = documented(doc)
+      .map(key)
+      .filter((k) => !inApp.has(k));
+    expect(extra, 'operations in the document that no route serves').toEqual([]);
+  });
+
+  it('resolves every $ref', () => {
+    const doc = JSON.parse(served.text) as unknown;
+    const refs = refsIn(doc);
+    expect(refs.length).toBeGreaterThan(20);
+    const broken = refs.filter(({ ref }) => resolvePointer(doc, ref) === undefined).map(({ at, ref }) => `${at}: ${ref}`);
+    expect(broken).toEqual([]);
+  });
+
+  it('has unique operation ids, path parameters declared, and auth as the app enforces it', () => {
+    const doc = JSON.parse(served.text) as Doc;
+    const deref = (node: any): any => (typeof node?.$ref === 'string' ? resolvePointer(doc, node.$ref) : node);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    const ids: string[] = [];
+    for (const { method, path } of documented(doc)) {
+      const op = doc.paths[path]![method];
+      ids.push(op.operationId);
+      const params = ((op.parameters ?? []) as unknown[]).map(deref);
+      const declared = params.filter((p) => p.in === 'path').map((p) => p.name as string).sort();
+      const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
+      expect(declared, `${method} ${path} path parameters`).toEqual(inPath);
+      const open = Array.isArray(op.security) && op.security.length === 0;
+      // Everything under /api/v1 sits behind authenticate(), except this document.
+      const needsToken = path.startsWith('/api/v1/') && path !== '/api/v1/openapi.json';
+      expect(open, `${method} ${path} security`).toBe(!needsToken);
+      if (needsToken) expect(op.responses['401'], `${method} ${path} 401`).toBeDefined();
+      if (method !== 'get' && needsToken) {
+        expect(op.responses['403'], `${method} ${path} 403`).toBeDefined();
+        expect(op.responses['413'], `${method} ${path} 413`).toBeDefined();
+      }
+      if (method === 'post' && path.startsWith('/api/v1/services/')) {
+        expect(params.some((p) => p.in === 'header' && p.name === 'If-Match'), `${method} ${path} If-Match`).toBe(true);
+        expect(op.responses['409'], `${method} ${path} 409`).toBeDefined();
+      }
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    const statuses = new Set(documented(doc).flatMap(({ method, path }) => Object.keys(doc.paths[path]![method].responses)));
+    for (const status of ['400', '401', '403', '404', '409', '413', '503']) expect(statuses.has(status), status).toBe(true);
+  });
+
+  it('describes problems as application/problem+json', () => {
+    const doc = JSON.parse(served.text) as Doc;
+    for (const [name, response] of Object.entries(doc.components.responses as Record<string, any>)) {
+      expect(response.content['application/problem+json']?.schema, name).toEqual({ $ref: '#/components/schemas/Problem' });
+    }
+    const rollback = doc.paths['/api/v1/services/{service}/rollback']!['post'];
+    for (const status of ['400', '401', '403', '404', '409', '413', '503']) expect(rollback.responses[status], status).toBeDefined();
+  });
+
+  it('takes request bodies from the zod schemas', () => {
+    const doc = JSON.parse(served.text) as Doc;
+    const schemas = doc.components.schemas;
+    expect(schemas.StartRollout).toMatchObject({ type: 'object', required: ['candidate'], additionalProperties: false });
+    expect(schemas.StartRollout.properties.strategy.enum).toEqual(['canary', 'blue-green']);
+    expect(schemas.RollbackBody.required).toEqual(['reason']);
+    expect(schemas.PutOverride.required).toEqual(['version', 'reason']);
+    const audit = doc.paths['/api/v1/audit']!['get'].parameters.map((p: any) => p.name);
+    expect(audit).toEqual(['service', 'limit', 'before']);
+  });
+});
