@@ -137,6 +137,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       metrics,
       audit: (query) => store.readAudit(query),
       verdict: (service) => store.getVerdict(service),
+      windows: (service, fromMs, toMs) => store.readWindows(service, fromMs, toMs, a.bucket),
   });
   const proxyUrl = await listen(proxy.server, config.proxy.listen.host, options.proxyPort ?? config.proxy.listen.port);
   const adminUrl = await listen(admin, config.admin.listen.host, options.adminPort ?? config.admin.listen.port);

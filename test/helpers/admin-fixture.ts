@@ -116,7 +116,7 @@ export async function startAdmin(options: FixtureOptions = {}): Promise<AdminFix
   const log = options.log ?? silentLogger;
   const routing = new RoutingTable(store, catalog, clock, log);
   await routing.start(await commands.seed(), 60_000);
-  const base: AdminDeps = { commands, routing, catalog, clock, log, tokens: config.admin.tokens, audit: (q) => store.readAudit(q), metrics: new Metrics({ clock, processMetrics: false }), verdict: (service) => store.getVerdict(service) };
+  const base: AdminDeps = { commands, routing, catalog, clock, log, tokens: config.admin.tokens, audit: (q) => store.readAudit(q), metrics: new Metrics({ clock, processMetrics: false }), verdict: (service) => store.getVerdict(service), windows: (s, f, t, w) => store.readWindows(s, f, t, w) };
   const server = createAdminServer(options.patch ? options.patch(base) : base);
   const url = await listen(server);
 

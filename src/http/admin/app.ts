@@ -5,9 +5,12 @@ import { notFound, problemHandler } from './problem.js';
 import { alertsRouter } from './routes-alerts.js';
 import { auditRouter } from './routes-audit.js';
 import { commandsRouter } from './routes-commands.js';
+import { consoleRouter } from './routes-console.js';
 import { healthRouter } from './routes-health.js';
 import { metricsRouter } from './routes-metrics.js';
+import { openapiRouter } from './routes-openapi.js';
 import { overridesRouter } from './routes-overrides.js';
+import { seriesRouter } from './routes-series.js';
 import { servicesRouter } from './routes-services.js';
 
 export type { AdminDeps } from './deps.js';
@@ -31,6 +34,8 @@ export function createAdminApp(deps: AdminDeps): Express {
   app.use(noStore);
   app.use(healthRouter(deps));
   app.use(metricsRouter(deps.metrics));
+  app.use(openapiRouter());
+  app.use(consoleRouter());
   app.use(
     '/api/v1',
     authenticate(deps.tokens),
@@ -39,6 +44,7 @@ export function createAdminApp(deps: AdminDeps): Express {
     overridesRouter(deps),
     auditRouter(deps),
     alertsRouter(deps),
+    seriesRouter(deps),
   );
   app.use(notFound);
   app.use(problemHandler(deps.log));

@@ -5,6 +5,7 @@ import type { Logger } from '../../app/logger.js';
 import type { RoutingTable } from '../../app/routing-table.js';
 import type { AuditQuery } from '../../app/store.js';
 import type { AuditEntry } from '../../core/audit.js';
+import type { WindowSlice } from '../../core/analysis/window.js';
 import type { Verdict } from '../../core/rollout-state.js';
 import type { AdminToken } from './auth.js';
 import type { MetricsSource } from './routes-metrics.js';
@@ -23,4 +24,9 @@ export interface AdminDeps {
   readonly metrics: MetricsSource;
   /** The latest analysis verdict of a service (not part of the audited state). */
   readonly verdict: (service: string) => Promise<Verdict | null>;
+  /**
+   * Reads the analysis windows behind the console's charts (main passes
+   * `(service, fromMs, toMs, widthMs) => store.readWindows(service, fromMs, toMs, widthMs)`).
+   */
+  readonly windows: (service: string, fromMs: number, toMs: number, widthMs: number) => Promise<WindowSlice[]>;
 }

@@ -1,0 +1,409 @@
+// Switchyard web console: plain ES module, no build step. Talks to /api/v1 on
+// this origin with the token the operator typed in, kept only in sessionStorage.
+import uPlot from '/vendor/uplot/uPlot.esm.js';
+
+const TOKEN_KEY = 'switchyard.token';
+const POLL_MS = 2000;
+const SERIES_MINUTES = 5;
+const AUDIT_LIMIT = 30;
+const COLORS = ['#2f5bea', '#e8590c', '#12805c', '#9c36b5', '#c01048', '#0b7285'];
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/** Builds an element: h('div', { class: 'x', text: 'y' }, ...children). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'text') el.textContent = String(value);
+    else if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children) if (child !== null && child !== undefined) el.append(child);
+  return el;
+}
+
+// ---- token -----------------------------------------------------------------
+
+const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.detail ?? body?.title ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.code;
+  }
+}
+
+async function api(method, path, body, headers = {}) {
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token.get() ?? ''}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text === '' ? null : JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  if (!res.ok) {
+    if (res.status === 401) signOut('The token was refused; enter a valid admin token.');
+    throw new ApiError(res.status, json);
+  }
+  return json;
+}
+
+// ---- status line -------------------------------------------------------------
+
+let statusTimer = 0;
+function showStatus(message, kind = 'error') {
+  const el = $('status');
+  el.textContent = message;
+  el.className = kind === 'info' ? 'status info' : 'status';
+  el.hidden = false;
+  clearTimeout(statusTimer);
+  if (kind === 'info') statusTimer = setTimeout(() => (el.hidden = true), 4000);
+}
+
+// ---- confirm dialog ------------------------------------------------------------
+
+/** Resolves with the reason typed in, or null when cancelled. */
+function confirmAction(title, text, reasonRequired) {
+  const dialog = /** @type {HTMLDialogElement} */ ($('confirm'));
+  const reason = /** @type {HTMLTextAreaElement} */ ($('confirm-reason'));
+  $('confirm-title').textContent = title;
+  $('confirm-text').textContent = text;
+  $('confirm-required').textContent = reasonRequired ? '(required, goes to the audit log)' : '(optional, goes to the audit log)';
+  reason.value = '';
+  reason.required = reasonRequired;
+  return new Promise((resolve) => {
+    const form = $('confirm-form');
+    const cancel = $('confirm-cancel');
+    const done = (value) => {
+      form.removeEventListener('submit', onSubmit);
+      cancel.removeEventListener('click', onCancel);
+      dialog.removeEventListener('cancel', onCancel);
+      if (dialog.open) dialog.close();
+      resolve(value);
+    };
+    const onSubmit = (event) => {
+      event.preventDefault();
+      const value = reason.value.trim();
+      if (reasonRequired && value === '') {
+        reason.setCustomValidity('Say why: the reason goes to the audit log.');
+        reason.reportValidity();
+        return;
+      }
+      reason.setCustomValidity('');
+      done(value);
+    };
+    const onCancel = () => done(null);
+    form.addEventListener('submit', onSubmit);
+    cancel.addEventListener('click', onCancel);
+    dialog.addEventListener('cancel', onCancel);
+    dialog.showModal();
+    reason.focus();
+  });
+}
+
+// ---- commands ------------------------------------------------------------------
+
+const services = new Map(); // name -> { state, card, charts }
+
+async function command(service, action, body = {}) {
+  const view = services.get(service);
+  const headers = view?.state?.stale === false ? { 'if-match': String(view.state.revision) } : {};
+  try {
+    const state = await api('POST', `/services/${encodeURIComponent(service)}/${action}`, body, headers);
+    showStatus(`${service}: ${action} applied (revision ${state.revision}, phase ${state.phase}, weight ${state.weight}%).`, 'info');
+  } catch (err) {
+    const moved = err instanceof ApiError && err.status === 409 && err.code === 'SY_ERR_STALE_REVISION';
+    showStatus(`${service}: ${action} failed: ${err.message}${moved ? ' (refreshed; check the state and try again)' : ''}`);
+  }
+  await refresh();
+}
+
+function withReason(reason) {
+  const value = reason.trim();
+  return value === '' ? {} : { reason: value };
+}
+
+// ---- service cards ---------------------------------------------------------------
+
+function fact(label, key) {
+  return h('div', {}, h('dt', { text: label }), h('dd', { 'data-field': key, text: '–' }));
+}
+
+function createCard(name) {
+  const weight = h('input', { type: 'number', min: '0', max: '100', step: '0.01', 'aria-label': `weight for ${name}`, 'data-control': 'weight-input' });
+  const reason = h('input', { type: 'text', class: 'reason', maxlength: '1000', placeholder: 'reason (optional for weight, pause, resume)', 'aria-label': `reason for ${name}`, 'data-control': 'reason' });
+  const button = (label, control, onclick, cls) => h('button', { type: 'button', 'data-control': control, class: cls, text: label, onclick });
+
+  const controls = h(
+    'div',
+    { class: 'controls' },
+    weight,
+    button('Set weight', 'set-weight', () => {
+      if (weight.value === '' || !weight.checkValidity()) return showStatus(`${name}: the weight must be a percent 0..100 with at most two decimals.`);
+      void command(name, 'weight', { weight: Number(weight.value), ...withReason(reason.value) });
+    }, 'primary'),
+    reason,
+    button('Pause', 'pause', () => void command(name, 'pause', withReason(reason.value))),
+    button('Resume', 'resume', () => void command(name, 'resume', withReason(reason.value))),
+    button('Promote', 'promote', async () => {
+      const why = await confirmAction(`Promote ${name}?`, `Send all traffic of ${name} to candidate ${services.get(name)?.state?.candidate ?? '?'}.`, false);
+      if (why !== null) void command(name, 'promote', withReason(why));
+    }),
+    button('Switch', 'switch', async () => {
+      const why = await confirmAction(`Switch ${name}?`, `Blue-green switch of ${name}: all traffic moves to the other version at once.`, false);
+      if (why !== null) void command(name, 'switch', withReason(why));
+    }),
+    button('Roll back', 'rollback', async () => {
+      const state = services.get(name)?.state;
+      const why = await confirmAction(`Roll back ${name}?`, `Send all traffic of ${name} back to stable ${state?.stable ?? '?'}${state?.candidate ? ` and drop candidate ${state.candidate}` : ''}.`, true);
+      if (why !== null) void command(name, 'rollback', { reason: why });
+    }, 'danger'),
+  );
+
+  const charts = h('div', { class: 'charts' });
+  const overrides = h('tbody', { 'data-field': 'overrides' });
+  const card = h(
+    'article',
+    { class: 'card', 'data-service': name, 'aria-label': `service ${name}` },
+    h('div', { class: 'card-head' }, h('h3', { text: name }), h('span', { class: 'phase', 'data-field': 'phase' }), h('span', { class: 'stale', 'data-field': 'stale', hidden: true })),
+    h('dl', { class: 'facts' }, fact('stable', 'stable'), fact('candidate', 'candidate'), fact('weight', 'weight'), fact('step', 'step'), fact('strategy', 'strategy'), fact('revision', 'revision'), fact('updated', 'updatedAt')),
+    h('p', { class: 'verdict' }, h('span', { class: 'muted', text: 'last verdict: ' }), h('span', { class: 'result', 'data-field': 'verdict' }), h('span', { 'data-field': 'verdict-reason' })),
+    controls,
+    charts,
+    h('h3', { text: 'Overrides' }),
+    h('table', {}, h('thead', {}, h('tr', {}, ...['key', 'version', 'reason', 'author', 'expires in'].map((t) => h('th', { text: t })))), overrides),
+  );
+  return { card, weight, charts, overrides, chartState: new Map() };
+}
+
+function setField(card, key, value) {
+  const el = card.querySelector(`[data-field="${key}"]`);
+  if (el) el.textContent = value;
+}
+
+function ago(iso) {
+  if (!iso) return '–';
+  const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return `${Math.max(0, s)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  return new Date(iso).toLocaleString();
+}
+
+function renderState(view, state) {
+  const { card, weight } = view;
+  const phase = card.querySelector('[data-field="phase"]');
+  phase.textContent = state.phase;
+  phase.className = `phase ${state.phase}`;
+  const stale = card.querySelector('[data-field="stale"]');
+  stale.hidden = !state.stale;
+  stale.textContent = state.stale ? `stale: ${state.staleReason ?? 'store unreachable'}` : '';
+  setField(card, 'stable', state.stable);
+  setField(card, 'candidate', state.candidate ?? 'none');
+  setField(card, 'weight', `${state.weight}%`);
+  setField(card, 'step', state.candidate ? `${state.step + 1} / ${state.steps.length}` : '–');
+  setField(card, 'strategy', state.strategy);
+  setField(card, 'revision', String(state.revision));
+  setField(card, 'updatedAt', ago(state.updatedAt));
+  const verdict = state.lastVerdict;
+  const result = card.querySelector('[data-field="verdict"]');
+  result.textContent = verdict ? verdict.result : 'none yet';
+  result.className = `result ${verdict ? verdict.result : ''}`;
+  setField(card, 'verdict-reason', verdict ? ` — ${verdict.reason} (${ago(verdict.at)})` : '');
+  if (document.activeElement !== weight && weight.value === '') weight.placeholder = String(state.weight);
+}
+
+function renderOverrides(view, list) {
+  const rows = list.map((o) =>
+    h('tr', {}, h('td', { text: o.key }), h('td', { text: o.version }), h('td', { text: o.reason }), h('td', { text: o.author }), h('td', { text: `${Math.round(o.expiresInMs / 1000)} s` })),
+  );
+  if (rows.length === 0) rows.push(h('tr', {}, h('td', { colspan: '5', class: 'muted', text: 'no overrides' })));
+  view.overrides.replaceChildren(...rows);
+}
+
+// ---- charts ------------------------------------------------------------------------
+
+const METRICS = [
+  { key: 'rate', title: 'request rate (req/s)', fmt: (v) => v.toFixed(2) },
+  { key: 'errorRatio', title: 'error rate (%)', fmt: (v) => v.toFixed(2), scale: 100 },
+  { key: 'p99Ms', title: 'p99 latency (ms)', fmt: (v) => v.toFixed(1) },
+];
+
+function renderCharts(view, series) {
+  const versions = Object.keys(series.versions);
+  const signature = versions.join(',');
+  for (const metric of METRICS) {
+    let chart = view.chartState.get(metric.key);
+    if (chart && chart.signature !== signature) {
+      chart.plot.destroy();
+      chart.box.remove();
+      chart = undefined;
+    }
+    const data = [
+      series.times,
+      ...versions.map((v) => series.versions[v][metric.key].map((x) => (x === null ? null : metric.scale ? x * metric.scale : x))),
+    ];
+    if (!chart) {
+      const box = h('div', { class: 'chart', 'data-chart': metric.key }, h('h4', { text: metric.title }));
+      const note = h('div', { class: 'empty' });
+      box.append(note);
+      view.charts.append(box);
+      const width = Math.max(300, Math.min(480, view.charts.clientWidth / 3 - 16));
+      const plot = new uPlot(
+        {
+          width,
+          height: 170,
+          scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(max ?? 0, min ?? 0, 1) * 1.1] } },
+          axes: [{}, { values: (_u, ticks) => ticks.map((t) => metric.fmt(t)), size: 50 }],
+          series: [{}, ...versions.map((v, i) => ({ label: v, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false, value: (_u, x) => (x === null ? '–' : metric.fmt(x)) }))],
+          legend: { show: true },
+        },
+        data,
+        box,
+      );
+      chart = { plot, box, note, signature };
+      view.chartState.set(metric.key, chart);
+    } else {
+      chart.plot.setData(data);
+    }
+    const hasData = versions.some((v) => series.versions[v].requests.some((n) => n > 0));
+    chart.note.textContent = hasData ? '' : `no traffic in the last ${SERIES_MINUTES} minutes`;
+  }
+}
+
+// ---- audit -----------------------------------------------------------------------------
+
+function describeChange(entry) {
+  const before = entry.before;
+  const after = entry.after;
+  if (after && 'weight' in after) {
+    const parts = [];
+    if (!before || before.phase !== after.phase) parts.push(`phase ${before?.phase ?? '–'} → ${after.phase}`);
+    if (!before || before.weight !== after.weight) parts.push(before ? `weight ${before.weight}% → ${after.weight}%` : `weight ${after.weight}%`);
+    if (!before || before.stable !== after.stable) parts.push(`stable ${after.stable}`);
+    if (after.candidate && (!before || before.candidate !== after.candidate)) parts.push(`candidate ${after.candidate}`);
+    return parts.join(', ');
+  }
+  const o = after ?? before;
+  if (o && 'key' in o) return `key ${o.key} → ${o.version}`;
+  return '';
+}
+
+function renderAudit(entries) {
+  const items = entries.map((e) =>
+    h(
+      'li',
+      { 'data-audit': e.action, 'data-service': e.service },
+      h('time', { datetime: e.at, text: new Date(e.at).toLocaleString() }),
+      h('span', { text: `${e.service} · ${e.actor}` }),
+      h('span', { class: 'action', text: e.action }),
+      h('span', {}, h('span', { class: 'reason', text: e.reason ?? '' }), h('span', { class: 'change', text: e.reason ? ` — ${describeChange(e)}` : describeChange(e) })),
+    ),
+  );
+  if (items.length === 0) items.push(h('li', { class: 'muted', text: 'no entries yet' }));
+  $('audit').replaceChildren(...items);
+}
+
+// ---- polling ---------------------------------------------------------------------------
+
+let timer = 0;
+let refreshing = null;
+
+async function refreshOnce() {
+  const list = await api('GET', '/services');
+  const root = $('services');
+  for (const state of list.services) {
+    let view = services.get(state.service);
+    if (!view) {
+      view = createCard(state.service);
+      services.set(state.service, view);
+      root.append(view.card);
+    }
+    view.state = state;
+    renderState(view, state);
+  }
+  const audit = api('GET', `/audit?limit=${AUDIT_LIMIT}`);
+  await Promise.all(
+    list.services.map(async ({ service }) => {
+      const view = services.get(service);
+      const path = `/services/${encodeURIComponent(service)}`;
+      const [overrides, series] = await Promise.all([api('GET', `${path}/overrides`), api('GET', `${path}/series?minutes=${SERIES_MINUTES}`)]);
+      renderOverrides(view, overrides.overrides);
+      renderCharts(view, series);
+    }),
+  );
+  renderAudit((await audit).entries);
+  $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+async function refresh() {
+  if (!token.get()) return;
+  // One refresh at a time: a command's refresh joins a poll already in flight, then runs again.
+  if (refreshing) await refreshing.catch(() => {});
+  refreshing = refreshOnce();
+  try {
+    await refreshing;
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) showStatus(`refresh failed: ${err.message}`);
+  } finally {
+    refreshing = null;
+  }
+}
+
+function startPolling() {
+  clearInterval(timer);
+  timer = setInterval(() => void refresh(), POLL_MS);
+  void refresh();
+}
+
+function signIn() {
+  $('login').hidden = true;
+  $('app').hidden = false;
+  $('sign-out').hidden = false;
+  startPolling();
+}
+
+function signOut(message) {
+  token.clear();
+  clearInterval(timer);
+  for (const view of services.values()) for (const chart of view.chartState.values()) chart.plot.destroy();
+  services.clear();
+  $('services').replaceChildren();
+  $('audit').replaceChildren();
+  $('app').hidden = true;
+  $('sign-out').hidden = true;
+  $('login').hidden = false;
+  $('updated').textContent = '';
+  if (message) showStatus(message);
+  $('token').focus();
+}
+
+$('login-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = /** @type {HTMLInputElement} */ ($('token'));
+  const value = input.value.trim();
+  if (value === '') return;
+  token.set(value);
+  input.value = '';
+  $('status').hidden = true;
+  signIn();
+});
+$('sign-out').addEventListener('click', () => signOut());
+
+if (token.get()) signIn();
+else signOut();

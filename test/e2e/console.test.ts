@@ -1,0 +1,120 @@
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/main.js';
+import { startBackend, type TestBackend } from '../helpers/backends.js';
+import { admin, configYaml, OPERATOR_TOKEN, startTestGateway } from '../helpers/gateway.js';
+
+/**
+ * The web console in a real browser: Debian's chromium driven by playwright-core
+ * (never a downloaded browser). Screenshot in .artifacts/console.png.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = '.artifacts';
+const STEP_MS = 10_000;
+
+let gateway: Gateway;
+let backends: TestBackend[] = [];
+let browser: Browser | undefined;
+let page: Page;
+
+async function serviceState(): Promise<{ weight: number; phase: string; candidate: string | null }> {
+  const res = await admin(gateway, 'GET', '/api/v1/services/fraud-scorer');
+  expect(res.status).toBe(200);
+  return (await res.json()) as { weight: number; phase: string; candidate: string | null };
+}
+
+describe('web console', () => {
+  beforeAll(async () => {
+    backends = await Promise.all([startBackend('v1'), startBackend('v2')]);
+    gateway = await startTestGateway(configYaml({ v1: [backends[0]!.url], v2: [backends[1]!.url] }));
+    const started = await admin(gateway, 'POST', '/api/v1/services/fraud-scorer/rollout', { candidate: 'v2' });
+    expect(started.status).toBe(200);
+    for (let i = 0; i < 20; i++) await fetch(`${gateway.proxyUrl}/fraud/score`, { headers: { 'x-user-id': `user-${i}` } }).then((r) => r.text());
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: STEP_MS,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(STEP_MS);
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.close();
+    await Promise.all(backends.map((b) => b.close()));
+  });
+
+  it('serves the page, its module and uPlot without a token, with a strict CSP', async () => {
+    for (const path of ['/', '/console.js', '/console.css', '/vendor/uplot/uPlot.esm.js', '/vendor/uplot/uPlot.min.css']) {
+      const res = await fetch(`${gateway.adminUrl}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-security-policy'), path).toContain("script-src 'self'");
+    }
+    expect((await fetch(`${gateway.adminUrl}/api/v1/services`)).status).toBe(401);
+  });
+
+  it('answers the chart series per version', async () => {
+    const res = await admin(gateway, 'GET', '/api/v1/services/fraud-scorer/series?minutes=5');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { times: number[]; stepMs: number; versions: Record<string, { rate: number[] }> };
+    expect(body.stepMs).toBe(5000);
+    expect(body.times).toHaveLength(60);
+    expect(Object.keys(body.versions)).toEqual(['v1', 'v2']);
+    expect((await admin(gateway, 'GET', '/api/v1/services/fraud-scorer/series?minutes=0')).status).toBe(400);
+  });
+
+  it('asks for the token, shows the service, sets the weight and rolls back with a reason', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(msg.text());
+    });
+
+    await page.goto(`${gateway.adminUrl}/`);
+    await page.locator('#token').fill(OPERATOR_TOKEN);
+    await page.getByRole('button', { name: 'Connect' }).click();
+
+    const card = page.locator('article[data-service="fraud-scorer"]');
+    await expect.poll(() => card.locator('[data-field="phase"]').textContent(), { timeout: STEP_MS }).toBe('progressing');
+    expect(await card.locator('[data-field="candidate"]').textContent()).toBe('v2');
+    expect(await card.locator('[data-field="weight"]').textContent()).toBe('10%');
+    // The token lives in this tab's session storage only.
+    // (The function runs in the page; tsconfig has no DOM lib, hence globalThis.)
+    const stored = await page.evaluate(() => {
+      const g = globalThis as unknown as { sessionStorage: { getItem(k: string): string | null }; localStorage: { length: number } };
+      return [g.sessionStorage.getItem('switchyard.token'), g.localStorage.length];
+    });
+    expect(stored).toEqual([OPERATOR_TOKEN, 0]);
+
+    await card.locator('[data-control="weight-input"]').fill('25');
+    await card.locator('[data-control="set-weight"]').click();
+    await expect.poll(async () => (await serviceState()).weight, { timeout: STEP_MS }).toBe(25);
+    await expect.poll(() => card.locator('[data-field="weight"]').textContent(), { timeout: STEP_MS }).toBe('25%');
+
+    await card.locator('[data-control="rollback"]').click();
+    const dialog = page.locator('dialog#confirm');
+    await expect.poll(() => dialog.isVisible(), { timeout: STEP_MS }).toBe(true);
+    // An empty reason is refused in the page: nothing is sent.
+    await dialog.locator('#confirm-ok').click();
+    expect(await dialog.isVisible()).toBe(true);
+    expect((await serviceState()).phase).toBe('progressing');
+    await dialog.locator('#confirm-reason').fill('p99 doubled in the console test');
+    await dialog.locator('#confirm-ok').click();
+
+    await expect.poll(async () => (await serviceState()).phase, { timeout: STEP_MS }).toBe('rolled_back');
+    const entry = page.locator('#audit li[data-audit="rollback"]');
+    await expect.poll(() => entry.count(), { timeout: STEP_MS }).toBe(1);
+    expect(await entry.textContent()).toContain('p99 doubled in the console test');
+    await expect.poll(() => card.locator('[data-field="phase"]').textContent(), { timeout: STEP_MS }).toBe('rolled_back');
+    expect(await page.locator('[data-chart]').count()).toBe(3);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}/console.png`, fullPage: true, timeout: STEP_MS });
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
