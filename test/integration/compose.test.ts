@@ -1,0 +1,184 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+
+// No container engine runs here: docker-compose.yml is checked for structure,
+// and the files it mounts are checked by the tools that will read them
+// (promtool, amtool, the gateway's own config loader).
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: string | { context: string; dockerfile?: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: string[] | Record<string, { condition: string }>;
+}
+
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+const services = compose.services;
+
+function run(binary: string, args: string[]): { status: number | null; output: string } {
+  const result = spawnSync(binary, args, { cwd: ROOT, encoding: 'utf8', timeout: 15_000 });
+  if (result.error) throw new Error(`${binary} could not run: ${result.error.message}`);
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+describe('docker-compose.yml', () => {
+  it('has Redis, two gateway replicas, two sample models, Prometheus, Alertmanager and Grafana', () => {
+    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'gateway-1', 'gateway-2', 'grafana', 'model-v1', 'model-v2', 'prometheus', 'redis']);
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.image ?? service.build, `${name} has an image or a build`).toBeTruthy();
+    }
+  });
+
+  it('builds the gateways and models from the Dockerfile and serves the compose config', () => {
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile).toMatch(/^FROM node:20-slim/m);
+    expect(dockerfile).toMatch(/npm ci/);
+    expect(dockerfile).toMatch(/npm run build/);
+    expect(dockerfile).toContain('"dist/src/cli/main.js", "serve", "--config", "/config/compose.yaml"');
+    for (const name of ['gateway-1', 'gateway-2', 'model-v1', 'model-v2']) {
+      const build = services[name]!.build;
+      expect(typeof build === 'object' ? build.dockerfile : 'Dockerfile', name).toBe('Dockerfile');
+      expect(existsSync(join(ROOT, typeof build === 'object' ? build.context : build!, 'Dockerfile'))).toBe(true);
+    }
+    for (const name of ['gateway-1', 'gateway-2']) {
+      expect(services[name]!.command).toEqual(['node', 'dist/src/cli/main.js', 'serve', '--config', '/config/compose.yaml']);
+      expect(services[name]!.volumes).toContain('./config/compose.yaml:/config/compose.yaml:ro');
+      expect(Object.keys(services[name]!.depends_on ?? {})).toContain('redis');
+    }
+    for (const name of ['model-v1', 'model-v2']) {
+      expect(services[name]!.command).toEqual(['node', 'dist/src/demo/sample-backend-main.js']);
+      expect(existsSync(join(ROOT, 'src/demo/sample-backend-main.ts'))).toBe(true);
+      expect(services[name]!.environment?.VERSION).toBe(name.slice('model-'.length));
+    }
+  });
+
+  it('publishes every port in a valid form, admin ports on loopback only, none twice', () => {
+    const hostPorts: string[] = [];
+    for (const [name, service] of Object.entries(services)) {
+      for (const mapping of service.ports ?? []) {
+        const m = /^(?:(\d+\.\d+\.\d+\.\d+):)?(\d+):(\d+)$/.exec(mapping);
+        expect(m, `${name}: ${mapping}`).not.toBeNull();
+        const [, host = '0.0.0.0', hostPort, containerPort] = m!;
+        for (const p of [hostPort!, containerPort!]) expect(Number(p)).toBeGreaterThan(0);
+        hostPorts.push(`${host}:${hostPort}`);
+        if (containerPort === '8081') expect(host, `${name} admin port`).toBe('127.0.0.1');
+      }
+    }
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+  });
+
+  it('mounts only files that exist in the repository', () => {
+    let mounts = 0;
+    for (const [name, service] of Object.entries(services)) {
+      for (const volume of service.volumes ?? []) {
+        const [source] = volume.split(':');
+        if (!source!.startsWith('.')) continue;
+        mounts++;
+        expect(existsSync(join(ROOT, source!)) && statSync(join(ROOT, source!)).isFile(), `${name}: ${source} is a file`).toBe(true);
+      }
+    }
+    expect(mounts).toBeGreaterThanOrEqual(7);
+  });
+
+  it('depends only on services it defines', () => {
+    for (const [name, service] of Object.entries(services)) {
+      const deps = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});
+      for (const dep of deps) expect(Object.keys(services), `${name} depends on ${dep}`).toContain(dep);
+    }
+  });
+
+  it('gives the gateway a config it accepts, with Redis, an open admin port and the tokens of docker-compose.yml', () => {
+    const env = services['gateway-1']!.environment!;
+    const resolved = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, v.replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1')]),
+    );
+    const config = parseConfig(read('config/compose.yaml'), resolved);
+    expect(config.store.redis).toMatchObject({ url: 'redis://redis:6379' });
+    expect(config.admin.listen.host).toBe('0.0.0.0');
+    const alertmanagerToken = config.admin.tokens.find((t) => t.name === 'alertmanager');
+    expect(alertmanagerToken?.role).toBe('operator');
+    // Alertmanager posts with the same token the gateways accept.
+    const am = parse(read('config/alertmanager/alertmanager.yml')) as {
+      receivers: Array<{ name: string; webhook_configs?: Array<{ url: string; http_config: { authorization: { credentials: string } } }> }>;
+    };
+    const hooks = am.receivers.flatMap((r) => r.webhook_configs ?? []);
+    expect(hooks.map((h) => h.url).sort()).toEqual(['http://gateway-1:8081/api/v1/alerts/alertmanager', 'http://gateway-2:8081/api/v1/alerts/alertmanager']);
+    for (const hook of hooks) expect(hook.http_config.authorization.credentials).toBe(alertmanagerToken?.token);
+    // The gateway's targets are the compose model services.
+    const targets = Object.values(config.services).flatMap((s) => Object.values(s.versions).flatMap((v) => v.targets.map(String)));
+    for (const target of targets) expect(Object.keys(services)).toContain(new URL(target).hostname);
+  });
+});
+
+describe('Prometheus and Alertmanager configs', () => {
+  it('promtool accepts prometheus.yml (with its rule file)', () => {
+    const { status, output } = run('promtool', ['check', 'config', 'config/prometheus/prometheus.yml']);
+    expect(output).toContain('SUCCESS');
+    expect(status, output).toBe(0);
+  });
+
+  it('promtool accepts alerts.yml, whose rule labels service and version', () => {
+    const { status, output } = run('promtool', ['check', 'rules', 'config/prometheus/alerts.yml']);
+    expect(status, output).toBe(0);
+    const rules = parse(read('config/prometheus/alerts.yml')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+    const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'SwitchyardCandidateErrorRatioHigh');
+    expect(rule?.expr).toMatch(/by \(service, version\)/);
+  });
+
+  it('Prometheus scrapes both gateways and sends alerts to Alertmanager', () => {
+    const prom = parse(read('config/prometheus/prometheus.yml')) as {
+      scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;
+      alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> };
+    };
+    const scraped = prom.scrape_configs.flatMap((s) => s.static_configs.flatMap((c) => c.targets));
+    expect(scraped.sort()).toEqual(['gateway-1:8081', 'gateway-2:8081']);
+    expect(prom.alerting.alertmanagers[0]!.static_configs[0]!.targets).toEqual(['alertmanager:9093']);
+  });
+
+  it('amtool accepts alertmanager.yml', () => {
+    const { status, output } = run('amtool', ['check-config', 'config/alertmanager/alertmanager.yml']);
+    expect(output).toContain('SUCCESS');
+    expect(status, output).toBe(0);
+  });
+});
+
+describe('Grafana dashboard', () => {
+  const text = read('config/grafana/switchyard-dashboard.json');
+  const dashboard = JSON.parse(text) as { uid: string; panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
+
+  it('charts request rate, error ratio and p99 per version, weight and phase', () => {
+    const titles = dashboard.panels.map((p) => p.title);
+    for (const t of ['Request rate per version', 'Error ratio per version', 'p99 latency per version', 'Candidate weight', 'Phase']) expect(titles).toContain(t);
+    for (const panel of dashboard.panels) expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+  });
+
+  it('uses only metric names the gateway exports', () => {
+    const sources = readdirSync(join(ROOT, 'src/metrics'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => read(join('src/metrics', f)))
+      .join('\n');
+    const exported = new Set([...sources.matchAll(/['"`](switchyard_[a-z0-9_]+)['"`]/g)].map((m) => m[1]!));
+    const used = new Set(dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => [...t.expr.matchAll(/\bswitchyard_[a-z0-9_]+/g)].map((m) => m[0]))));
+    expect(used.size).toBeGreaterThanOrEqual(5);
+    for (const name of used) {
+      const base = exported.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
+      expect(exported, `${name} is exported by src/metrics`).toContain(base);
+    }
+  });
+
+  it('the alert rule uses only exported metric names too', () => {
+    const sources = readdirSync(join(ROOT, 'src/metrics')).map((f) => read(join('src/metrics', f))).join('\n');
+    for (const [name] of read('config/prometheus/alerts.yml').matchAll(/\bswitchyard_[a-z0-9_]+/g)) expect(sources).toContain(`'${name}'`);
+  });
+});
