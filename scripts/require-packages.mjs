@@ -7,6 +7,10 @@ import { delimiter, join } from 'node:path';
 const REQUIRED = [
   { binary: 'redis-server', package: 'redis-server' },
   { binary: 'promtool', package: 'prometheus' },
+  { binary: 'prometheus', package: 'prometheus' },
+  { binary: 'prometheus-alertmanager', package: 'prometheus-alertmanager' },
+  { binary: 'amtool', package: 'prometheus-alertmanager' },
+  { binary: 'chromium', package: 'chromium' },
 ];
 
 const onPath = (name) =>
