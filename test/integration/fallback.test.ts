@@ -45,6 +45,25 @@ describe('fallback to stable', () => {
     expect(metrics).toMatch(/switchyard_upstream_errors_total\{service="fraud-scorer",version="v2",kind="connect"\} 1/);
   });
 
+  it('keeps a slowly streamed body whole and replays it when the candidate failed before the body ended', async () => {
+    const v1 = await backend('v1');
+    const g = await gateway({ v1: [v1.url], v2: [`http://127.0.0.1:${await deadPort()}`] }, '    fallback: { replayBodyBytes: 8MiB }');
+    await allOnCandidate(g);
+    let left = 64;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (left-- === 0) controller.close();
+        else controller.enqueue(new Uint8Array(65_536).fill(120));
+      },
+    });
+    const init = { method: 'POST', body, duplex: 'half', headers: { 'x-user-id': 'u1' } } as RequestInit;
+    const res = await fetch(`${g.proxyUrl}/fraud/score`, init);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-model-version')).toBe('v1');
+    expect(((await res.json()) as { body: string }).body.length).toBe(64 * 65_536);
+  });
+
   it('replays on stable when the candidate answers a configured status', async () => {
     const [v1, v2] = await Promise.all([backend('v1'), startSampleBackend({ version: 'v2', errorRate: 1 })]);
     cleanup.push(() => v2.close());
