@@ -134,6 +134,29 @@ export function describeAnalysisStoreConformance(name: string, makeStore: () => 
         expect(total).toEqual(events.reduce((acc, s) => mergeArms(acc, s.arm), EMPTY_ARM));
       });
 
+      it('keeps named counters, summing them across writers and calls, and leaves them off windows that had none', async () => {
+        // Counters are floats (HINCRBYFLOAT); dyadic values keep the sums exact in any order.
+        const a = arm(2, 1, { counters: { dabs: 0.375, sb3: 1, cb9: 1 } });
+        const b = arm(1, 0, { counters: { dabs: 1.5, sb3: 2, zero_1: 0.25 } });
+        const other = await subject.replica();
+        await store.addWindows([slice('shadow-cmp:v2', T0, a), slice('v1', T0, arm(5))], DAY);
+        await other.addWindows([slice('shadow-cmp:v2', T0, b)], DAY);
+        await store.addWindows([slice('shadow-cmp:v2', T0, a)], DAY);
+        const read = await store.readWindows('fraud-scorer', T0, T0 + WIDTH, WIDTH);
+        expect(read).toEqual([slice('shadow-cmp:v2', T0, mergeArms(mergeArms(a, b), a)), slice('v1', T0, arm(5))]);
+        expect(read[0]?.arm.counters).toEqual({ dabs: 2.25, sb3: 4, cb9: 2, zero_1: 0.25 });
+        expect(read[1]?.arm).not.toHaveProperty('counters');
+      });
+
+      it('refuses a counter name outside [a-z0-9_] or a value that is not finite, writing nothing of that call', async () => {
+        const bad: Array<Record<string, number>> = [{ 'a|b': 1 }, { 'a:b': 1 }, { '': 1 }, { ok: Number.NaN }, { ok: Infinity }];
+        for (const counters of bad) {
+          const call = store.addWindows([slice('v1', T0, arm(1)), slice('v2', T0, arm(1, 0, { counters }))], DAY);
+          await expect(call).rejects.toMatchObject({ code: 'SY_ERR_VALIDATION' });
+        }
+        expect(await store.readWindows('fraud-scorer', T0, T0 + WIDTH, WIDTH)).toEqual([]);
+      });
+
       it('forgets a bucket ttlMs after its last write, keeping the ones written since', async () => {
         await store.addWindows([slice('v1', T0, arm(1))], 200);
         // The memory store's clock for expiry is the newest bucket written; Redis uses its own.

@@ -35,6 +35,12 @@ export interface ArmWindow {
   readonly logSqSum: number;
   /** DDSketch key → count. */
   readonly latency: Readonly<Record<string, number>>;
+  /**
+   * Named counters a series needs beyond the above (a shadow comparison's sums
+   * and score bins, src/core/shadow/comparison.ts), summed like the rest. Names
+   * match COUNTER_NAME; absent on windows that have none.
+   */
+  readonly counters?: Readonly<Record<string, number>>;
 }
 
 /** A window of one version of one service in the bucket starting at `bucketMs`. */
@@ -47,18 +53,47 @@ export interface WindowSlice {
 
 export const EMPTY_ARM: ArmWindow = Object.freeze({ requests: 0, errors: 0, failingKeys: 0, logSum: 0, logSqSum: 0, latency: Object.freeze({}) });
 
-/** Sums two windows; the order never matters, so replicas' windows merge exactly. */
+/**
+ * Sums two windows; the order never matters, so replicas' windows merge exactly
+ * (whole counts exactly, float sums up to the rounding of their order). The
+ * result carries `counters` only when one of them does.
+ */
 export function mergeArms(a: ArmWindow, b: ArmWindow): ArmWindow {
-  const latency: Record<string, number> = { ...a.latency };
-  for (const key in b.latency) latency[key] = (latency[key] ?? 0) + (b.latency[key] ?? 0);
-  return {
+  const merged: ArmWindow = {
     requests: a.requests + b.requests,
     errors: a.errors + b.errors,
     failingKeys: a.failingKeys + b.failingKeys,
     logSum: a.logSum + b.logSum,
     logSqSum: a.logSqSum + b.logSqSum,
-    latency,
+    latency: addCounts(a.latency, b.latency),
   };
+  if (a.counters === undefined && b.counters === undefined) return merged;
+  return { ...merged, counters: addCounts(a.counters ?? {}, b.counters ?? {}) };
+}
+
+function addCounts(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {
+  const sum: Record<string, number> = { ...a };
+  for (const key in b) sum[key] = (sum[key] ?? 0) + (b[key] ?? 0);
+  return sum;
+}
+
+/** A counter name: it becomes part of a store field (`<version>|c<name>`), so no separators. */
+export const COUNTER_NAME = /^[a-z0-9_]+$/i;
+
+/**
+ * Refuses (SY_ERR_VALIDATION) a slice whose counters a store could not keep: a
+ * name outside COUNTER_NAME, or a value that is not finite (Redis refuses to
+ * add NaN or ∞, and one would poison every replica's sum). Stores call it on
+ * every slice before writing any, so a bad slice leaves nothing half written.
+ */
+export function checkCounters(slice: WindowSlice): void {
+  for (const name in slice.arm.counters) {
+    const value = slice.arm.counters[name];
+    if (!COUNTER_NAME.test(name) || !Number.isFinite(value)) {
+      const what = `counter ${JSON.stringify(name)} = ${String(value)} of ${slice.service}/${slice.version}`;
+      throw new SwitchyardError('SY_ERR_VALIDATION', `${what}: names must match ${COUNTER_NAME.source} and values be finite`);
+    }
+  }
 }
 
 /** The start of the bucket that holds `timeMs`. */

@@ -1,6 +1,6 @@
 import type { AuditEntry, NewAuditEntry } from '../../core/audit.js';
 import { compareAuditIds } from '../../core/audit.js';
-import { bucketStarts, EMPTY_ARM, mergeArms, type ArmWindow, type WindowSlice } from '../../core/analysis/window.js';
+import { bucketStarts, checkCounters, EMPTY_ARM, mergeArms, type ArmWindow, type WindowSlice } from '../../core/analysis/window.js';
 import { isLive, type Override } from '../../core/override.js';
 import { parseStoredState, type RolloutState, type Verdict } from '../../core/rollout-state.js';
 import type { AuditQuery, CasResult, Store, StoreChange, StoreHealth } from '../../app/store.js';
@@ -100,6 +100,7 @@ export class MemoryStore implements Store {
   }
 
   async addWindows(slices: readonly WindowSlice[], ttlMs: number): Promise<void> {
+    slices.forEach(checkCounters);
     const before = this.windowsNowMs;
     for (const slice of slices) this.windowsNowMs = Math.max(this.windowsNowMs, slice.bucketMs);
     for (const slice of slices) {

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { mergeSlices, type WindowSlice } from '../../core/analysis/window.js';
+import { checkCounters, COUNTER_NAME, mergeSlices, type WindowSlice } from '../../core/analysis/window.js';
 import type { ServiceKeys } from './keys.js';
 
 /**
@@ -11,11 +11,13 @@ import type { ServiceKeys } from './keys.js';
  *   <version>|req   requests            <version>|ls    Σ ln(latency ms)
  *   <version>|err   errors              <version>|lq    Σ ln(latency ms)²
  *   <version>|fk    failing sticky keys <version>|h<k>  requests in DDSketch key k
+ *   <version>|c<name>  the named counter `name` (ArmWindow.counters), HINCRBYFLOAT
  *
  * The counter name never contains `|`, so the version is everything before the last one.
  */
 const SEPARATOR = '|';
 const LATENCY_PREFIX = 'h';
+const COUNTER_PREFIX = 'c';
 const INTEGER_KEY = /^-?\d+$/;
 
 type Counted = 'requests' | 'errors' | 'failingKeys' | 'logSum' | 'logSqSum';
@@ -40,6 +42,7 @@ export function windowWrites(
   slices: readonly WindowSlice[],
   ttlMs: number,
 ): ChainableCommander[] {
+  slices.forEach(checkCounters);
   const byService = new Map<string, WindowSlice[]>();
   for (const slice of mergeSlices(slices)) {
     const group = byService.get(slice.service);
@@ -87,11 +90,15 @@ function queueIncrements(tx: ChainableCommander, keys: ServiceKeys, slices: read
       const count = arm.latency[latencyKey] ?? 0;
       if (count !== 0) tx.hincrby(key, `${version}${SEPARATOR}${LATENCY_PREFIX}${latencyKey}`, count);
     }
+    for (const name in arm.counters) {
+      const value = arm.counters[name] ?? 0;
+      if (value !== 0) tx.hincrbyfloat(key, `${version}${SEPARATOR}${COUNTER_PREFIX}${name}`, value);
+    }
   }
   for (const key of touched) tx.pexpire(key, ttlMs);
 }
 
-type MutableArm = { -readonly [P in Counted]: number } & { latency: Record<string, number> };
+type MutableArm = { -readonly [P in Counted]: number } & { latency: Record<string, number>; counters?: Record<string, number> };
 
 /**
  * The slices of one bucket hash, one per version, sorted by version. Fields this
@@ -107,7 +114,8 @@ export function decodeWindowHash(service: string, bucketMs: number, hash: Readon
     const counter = field.slice(at + 1);
     const prop = BY_COUNTER.get(counter);
     const latencyKey = counter.startsWith(LATENCY_PREFIX) && INTEGER_KEY.test(counter.slice(1)) ? counter.slice(1) : null;
-    if (prop === undefined && latencyKey === null) continue;
+    const named = counter.startsWith(COUNTER_PREFIX) && COUNTER_NAME.test(counter.slice(1)) ? counter.slice(1) : null;
+    if (prop === undefined && latencyKey === null && named === null) continue;
     const version = field.slice(0, at);
     let arm = arms.get(version);
     if (arm === undefined) {
@@ -116,6 +124,7 @@ export function decodeWindowHash(service: string, bucketMs: number, hash: Readon
     }
     if (prop !== undefined) arm[prop] = value;
     else if (latencyKey !== null) arm.latency[latencyKey] = value;
+    else if (named !== null) (arm.counters ??= {})[named] = value;
   }
   return [...arms]
     .sort(([a], [b]) => (a < b ? -1 : 1))
