@@ -10,6 +10,7 @@ export const ERRORS = {
   SY_ERR_ILLEGAL_TRANSITION: { status: 409, title: 'Command not allowed in this phase' },
   SY_ERR_STALE_REVISION: { status: 409, title: 'Stale revision' },
   SY_ERR_RELEASE_WINDOW_CLOSED: { status: 409, title: 'Outside the release windows' },
+  SY_ERR_SHADOW_CONFLICT: { status: 409, title: 'Version cannot be shadowed' },
   SY_ERR_UNAUTHENTICATED: { status: 401, title: 'Missing or unknown token' },
   SY_ERR_FORBIDDEN: { status: 403, title: 'Token lacks the operator role' },
   SY_ERR_STORE_UNAVAILABLE: { status: 503, title: 'Store unreachable' },

@@ -1,5 +1,5 @@
 import { isReleaseWindowOpen, type ReleaseWindowPolicy } from './release-window.js';
-import { isActive, type RolloutState, type Verdict } from './rollout-state.js';
+import { isActive, isShadowStep, type RolloutState, type ShadowVerdict, type Verdict, type VerdictResult } from './rollout-state.js';
 import type { RolloutCommand } from './transition.js';
 
 export interface ProgressionLimits {
@@ -14,6 +14,40 @@ export interface Progression {
   readonly reason: string;
 }
 
+/** True while the rollout sits on a shadow step: the candidate is judged in the dark, on its shadow's verdict. */
+export function onShadowStep(state: RolloutState): boolean {
+  return isActive(state) && state.strategy === 'canary' && state.candidate !== null && isShadowStep(state.steps[state.stepIndex]);
+}
+
+/** The candidate's shadow verdict of this round; another version's (a standing shadow) does not count. */
+function candidateShadowVerdict(state: RolloutState, verdict: Verdict): ShadowVerdict | null {
+  const shadow = verdict.shadow ?? null;
+  return shadow !== null && shadow.version === state.candidate ? shadow : null;
+}
+
+/**
+ * The result progression decides on: the shadow's on a shadow step (no shadow
+ * verdict is inconclusive, never a pass), the live verdict's otherwise. The
+ * analysis loop counts inconclusive rounds in a row by this.
+ */
+export function decisiveResult(state: RolloutState, verdict: Verdict): VerdictResult {
+  if (!onShadowStep(state)) return verdict.result;
+  if (verdict.result === 'fail') return 'fail';
+  return candidateShadowVerdict(state, verdict)?.result ?? 'inconclusive';
+}
+
+/**
+ * Why a rollout on a shadow step is held although its shadow passed: prediction
+ * drift flagged with the `hold` (or `flag`) action. Null when nothing holds it.
+ * A human decides: set a weight, promote, roll back, or stop the shadow.
+ */
+export function shadowHoldReason(state: RolloutState, verdict: Verdict): string | null {
+  if (!onShadowStep(state)) return null;
+  const drift = candidateShadowVerdict(state, verdict)?.drift ?? null;
+  if (drift === null || !drift.flagged || drift.rollback) return null;
+  return `analysis: shadow ${state.candidate ?? '?'} held on step ${state.stepIndex + 1}: its predictions drift from stable's (${drift.reason}); a human decides`;
+}
+
 /**
  * What the analysis does with a verdict: fail rolls back at once; a passing step
  * whose bake time is over advances (the last one promotes); inconclusive never
@@ -21,6 +55,11 @@ export interface Progression {
  * but not moved; a hold (sample-ratio mismatch) waits. Outside the release
  * windows an advance is not attempted (no refusal, no pause): it happens on the
  * first round inside the next window. A rollback never waits.
+ *
+ * On a shadow step the candidate answers no client, so the shadow's verdict
+ * decides: its fail, or prediction drift with the rollback action, rolls back;
+ * drift flagged otherwise holds (see shadowHoldReason); its pass advances after
+ * the bake time. Outside shadow steps a shadow never moves the rollout.
  */
 export function decideProgression(
   state: RolloutState,
@@ -31,19 +70,29 @@ export function decideProgression(
 ): Progression | null {
   if (!isActive(state) || state.candidate === null) return null;
   if (verdict.result === 'fail') return { command: { type: 'rollback' }, reason: `analysis: ${verdict.reason}` };
+  const shadow = onShadowStep(state) ? candidateShadowVerdict(state, verdict) : null;
+  if (shadow?.result === 'fail') {
+    return { command: { type: 'rollback' }, reason: `analysis: shadow ${shadow.version} failed against stable on the same requests: ${shadow.reason}` };
+  }
+  if (shadow?.drift?.rollback === true) {
+    return { command: { type: 'rollback' }, reason: `analysis: shadow ${shadow.version} predictions drift from stable's: ${shadow.drift.reason}` };
+  }
   if (state.phase !== 'progressing' || verdict.hold || state.strategy !== 'canary') return null;
+  if (shadowHoldReason(state, verdict) !== null) return null;
   const step = state.steps[state.stepIndex];
   const baked = step === undefined || now - (state.stepStartedAt ?? now) >= step.bakeMs;
   if (!baked) return null;
-  if (verdict.result === 'pass') {
+  const result = decisiveResult(state, verdict);
+  const judged = onShadowStep(state) ? `shadow ${state.candidate}: ${shadow?.reason ?? 'no shadow verdict'}` : verdict.reason;
+  if (result === 'pass') {
     if (!isReleaseWindowOpen(limits.releaseWindows, now)) return null;
     const last = state.stepIndex + 1 >= state.steps.length;
-    return { command: { type: 'advance' }, reason: `analysis: ${last ? 'last step passed, promoting' : `step ${state.stepIndex + 1} passed`}: ${verdict.reason}` };
+    return { command: { type: 'advance' }, reason: `analysis: ${last ? 'last step passed, promoting' : `step ${state.stepIndex + 1} passed`}: ${judged}` };
   }
   if (inconclusiveInARow >= limits.maxInconclusive) {
     return {
       command: { type: 'pause' },
-      reason: `analysis: ${inconclusiveInARow} inconclusive verdicts in a row after the bake time; a human should look (${verdict.reason})`,
+      reason: `analysis: ${inconclusiveInARow} inconclusive verdicts in a row after the bake time; a human should look (${judged})`,
     };
   }
   return null;

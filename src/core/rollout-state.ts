@@ -18,6 +18,37 @@ export type Strategy = (typeof STRATEGIES)[number];
 export interface Step {
   readonly weightBp: number;
   readonly bakeMs: number;
+  /**
+   * A shadow step: the candidate takes no live traffic (weightBp 0) and this share
+   * of sticky keys, in basis points, is mirrored to it. Shadow steps only come
+   * before the first weighted step.
+   */
+  readonly shadowBp?: number;
+}
+
+/** True for a step that mirrors traffic to the candidate instead of giving it any. */
+export function isShadowStep(step: Step | undefined): boolean {
+  return step?.shadowBp !== undefined && step.shadowBp > 0;
+}
+
+/**
+ * A shadow (dark launch): a version that receives copies of live requests and
+ * whose answers are compared with stable's, never returned. One per service.
+ */
+export interface ShadowState {
+  /** The version that receives copies of live requests; its answers are never returned to clients. */
+  readonly version: string;
+  /** Share of sticky keys mirrored, 0..10000 basis points, chosen by hashing the key with `salt`. */
+  readonly sampleBp: number;
+  /** Its own salt (not the routing salt), so the sample does not line up with the canary's users: `${service}:shadow`. */
+  readonly salt: string;
+  /** When this version started being shadowed; a new sample share keeps it. */
+  readonly since: number;
+}
+
+/** The salt of a service's shadow sample, the same for every shadowed version. */
+export function shadowSalt(service: string): string {
+  return `${service}:shadow`;
 }
 
 export type VerdictResult = 'pass' | 'fail' | 'inconclusive';
@@ -31,6 +62,27 @@ export interface VerdictCheck {
   readonly detail: string;
 }
 
+/** Prediction drift of the shadow against stable (research/canary-statistics.md §2.3). */
+export interface ShadowDrift {
+  /** Drift beyond the configured tolerance: progression holds on a shadow step. */
+  readonly flagged: boolean;
+  /** The configured action is rollback and drift was found. */
+  readonly rollback: boolean;
+  readonly reason: string;
+  readonly figures: Readonly<Record<string, number>>;
+}
+
+export interface ShadowVerdict {
+  readonly version: string;
+  /** The detector's judgement of the shadow against stable's answers to the same requests. */
+  readonly result: VerdictResult;
+  readonly reason: string;
+  readonly checks: readonly VerdictCheck[];
+  readonly figures: Readonly<Record<string, number>>;
+  /** Prediction drift (research §2.3), null when no prediction field is configured. */
+  readonly drift: ShadowDrift | null;
+}
+
 export interface Verdict {
   readonly result: VerdictResult;
   /** One line an operator reads at 3 a.m. */
@@ -40,6 +92,8 @@ export interface Verdict {
   readonly hold: boolean;
   readonly checks: readonly VerdictCheck[];
   readonly figures: Readonly<Record<string, number>>;
+  /** The shadow's verdict, when a shadow was judged in the same round. */
+  readonly shadow?: ShadowVerdict | null;
 }
 
 export interface RolloutState {
@@ -64,6 +118,8 @@ export interface RolloutState {
   readonly updatedAt: number;
   readonly reason: string | null;
   readonly lastVerdict: Verdict | null;
+  /** The version live traffic is mirrored to, if any; independent of the candidate's weight. */
+  readonly shadow: ShadowState | null;
 }
 
 /** A rollout is active while a candidate may receive weighted traffic. */
@@ -78,7 +134,10 @@ export function initialState(input: {
   strategy: Strategy;
   steps: readonly Step[];
   now: number;
+  /** A standing shadow from the config. */
+  shadow?: { readonly version: string; readonly sampleBp: number } | null;
 }): RolloutState {
+  const shadow = input.shadow ?? null;
   return {
     schemaVersion: STATE_SCHEMA_VERSION,
     service: input.service,
@@ -98,6 +157,7 @@ export function initialState(input: {
     updatedAt: input.now,
     reason: null,
     lastVerdict: null,
+    shadow: shadow === null ? null : { version: shadow.version, sampleBp: shadow.sampleBp, salt: shadowSalt(input.service), since: input.now },
   };
 }
 
@@ -106,7 +166,7 @@ export function initialState(input: {
  * misread; the caller keeps routing on what it knew before.
  */
 export function parseStoredState(json: string): RolloutState {
-  const doc = JSON.parse(json) as RolloutState;
+  const doc = JSON.parse(json) as Omit<RolloutState, 'shadow'> & { readonly shadow?: ShadowState | null };
   if (typeof doc.schemaVersion !== 'number' || doc.schemaVersion > STATE_SCHEMA_VERSION) {
     throw new SwitchyardError(
       'SY_ERR_SCHEMA_TOO_NEW',
@@ -114,5 +174,6 @@ export function parseStoredState(json: string): RolloutState {
       { service: doc.service, schemaVersion: doc.schemaVersion },
     );
   }
-  return doc;
+  // Documents written before shadows existed have no field; the schema version did not change for it.
+  return { ...doc, shadow: doc.shadow ?? null };
 }

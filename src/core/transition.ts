@@ -1,6 +1,6 @@
 import type { ErrorCode } from './errors.js';
 import { MAX_WEIGHT_BP } from './weight.js';
-import { isActive, type RolloutState, type Step, type Strategy, type Verdict } from './rollout-state.js';
+import { isActive, isShadowStep, shadowSalt, type RolloutState, type ShadowState, type Step, type Strategy, type Verdict } from './rollout-state.js';
 
 /** Operator commands; analysis verdicts and alerts arrive as the same commands with another actor. */
 export type RolloutCommand =
@@ -12,7 +12,10 @@ export type RolloutCommand =
   /** The analysis moves a canary to its next step, or promotes after the last one. */
   | { readonly type: 'advance' }
   | { readonly type: 'rollback' }
-  | { readonly type: 'switch' };
+  | { readonly type: 'switch' }
+  /** Mirror `sampleBp` of sticky keys to `version` (sets or replaces the service's one shadow). */
+  | { readonly type: 'shadow'; readonly version: string; readonly sampleBp: number }
+  | { readonly type: 'shadow-stop' };
 
 export type CommandType = RolloutCommand['type'];
 
@@ -43,6 +46,8 @@ const VERB: Record<CommandType, string> = {
   advance: 'advance',
   rollback: 'roll back',
   switch: 'switch',
+  shadow: 'set a shadow',
+  'shadow-stop': 'stop the shadow',
 };
 
 /** `set weight`, `roll back`: how a refusal names the command. */
@@ -65,8 +70,26 @@ export function transition(state: RolloutState, command: RolloutCommand, ctx: Tr
   const weightSince = next.state.weightBp === state.weightBp && command.type !== 'start' ? state.weightSince : ctx.now;
   return {
     ok: true,
-    state: { ...next.state, revision: state.revision + 1, updatedAt: ctx.now, reason: ctx.reason, lastVerdict, weightSince },
+    state: { ...next.state, revision: state.revision + 1, updatedAt: ctx.now, reason: ctx.reason, lastVerdict, weightSince, shadow: keptShadow(next.state) },
   };
+}
+
+/**
+ * The shadow a state may keep: never stable (it would be compared with itself),
+ * never a candidate that already answers live traffic (its answers are judged
+ * live, not in the dark). Whatever command got there, such a shadow ends.
+ */
+function keptShadow(state: RolloutState): ShadowState | null {
+  const { shadow } = state;
+  if (shadow === null) return null;
+  if (shadow.version === state.stable) return null;
+  if (shadow.version === state.candidate && isActive(state) && state.weightBp > 0) return null;
+  return shadow;
+}
+
+/** The state without the shadow of `version`, if that is what is shadowed. */
+function dropShadowOf(state: RolloutState, version: string | null): RolloutState {
+  return state.shadow !== null && state.shadow.version === version ? { ...state, shadow: null } : state;
 }
 
 function decide(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): TransitionResult {
@@ -88,24 +111,69 @@ function decide(state: RolloutState, command: RolloutCommand, ctx: TransitionCon
       return advance(state, command, ctx.now);
     case 'rollback':
       if (!isActive(state) || state.candidate === null) return refuse(command, state, 'has no rollout in progress');
-      return { ok: true, state: { ...state, weightBp: 0, phase: 'rolled_back' } };
+      // A rolled-back candidate stops being shadowed too: nobody is judging it any more.
+      return { ok: true, state: { ...dropShadowOf(state, state.candidate), weightBp: 0, phase: 'rolled_back' } };
     case 'switch':
       return switchColour(state, command);
+    case 'shadow':
+      return setShadow(state, command, ctx);
+    case 'shadow-stop':
+      if (state.shadow === null) return refuse(command, state, 'has no shadow', 'SY_ERR_NOT_FOUND');
+      return { ok: true, state: { ...state, shadow: null } };
   }
 }
 
 function promoted(state: RolloutState, candidate: string): RolloutState {
-  return { ...state, stable: candidate, previous: state.stable, candidate: null, weightBp: 0, phase: 'promoted' };
+  return { ...dropShadowOf(state, candidate), stable: candidate, previous: state.stable, candidate: null, weightBp: 0, phase: 'promoted' };
 }
 
-/** Next step of a canary; its weight never drops below the current one, so no user moves back. */
+/**
+ * Sets or replaces the service's shadow. Any version but stable may be shadowed,
+ * in any phase; the candidate only while it has no live traffic (before the
+ * first weighted step, or a blue-green candidate not switched to).
+ */
+function setShadow(state: RolloutState, command: Extract<RolloutCommand, { type: 'shadow' }>, ctx: TransitionContext): TransitionResult {
+  if (!ctx.versions.includes(command.version)) {
+    return refuse(command, state, `has no version ${command.version} (versions: ${ctx.versions.join(', ')})`, 'SY_ERR_UNKNOWN_VERSION');
+  }
+  if (command.version === state.stable) {
+    return refuse(command, state, `serves ${command.version} as stable; shadowing stable compares it with itself`, 'SY_ERR_SHADOW_CONFLICT');
+  }
+  if (command.version === state.candidate && isActive(state) && state.weightBp > 0) {
+    return refuse(
+      command,
+      state,
+      `already gives candidate ${command.version} ${state.weightBp / 100}% of live traffic; its answers are judged live, set the weight to 0 to shadow it`,
+      'SY_ERR_SHADOW_CONFLICT',
+    );
+  }
+  if (!Number.isInteger(command.sampleBp) || command.sampleBp < 1 || command.sampleBp > MAX_WEIGHT_BP) {
+    return refuse(command, state, `got shadow sample ${command.sampleBp} bp, outside 1..${MAX_WEIGHT_BP}`, 'SY_ERR_VALIDATION');
+  }
+  const since = state.shadow?.version === command.version ? state.shadow.since : ctx.now;
+  return { ok: true, state: { ...state, shadow: { version: command.version, sampleBp: command.sampleBp, salt: shadowSalt(state.service), since } } };
+}
+
+/**
+ * Next step of a canary; its weight never drops below the current one, so no user
+ * moves back. From one shadow step to the next the candidate's sample changes;
+ * out of the shadow steps into a weighted one its shadow ends.
+ */
 function advance(state: RolloutState, command: RolloutCommand, now: number): TransitionResult {
   if (state.phase !== 'progressing' || state.candidate === null) return refuse(command, state, `is ${state.phase}, not progressing`);
   if (state.strategy !== 'canary') return refuse(command, state, 'runs blue-green, which an operator switches and promotes');
   const nextIndex = state.stepIndex + 1;
   const step = state.steps[nextIndex];
   if (step === undefined) return { ok: true, state: promoted(state, state.candidate) };
-  return { ok: true, state: { ...state, stepIndex: nextIndex, weightBp: Math.max(state.weightBp, step.weightBp), stepStartedAt: now } };
+  const moved: RolloutState = { ...state, stepIndex: nextIndex, weightBp: Math.max(state.weightBp, step.weightBp), stepStartedAt: now };
+  if (!isShadowStep(step)) return { ok: true, state: dropShadowOf(moved, state.candidate) };
+  return { ok: true, state: { ...moved, shadow: candidateShadow(state, state.candidate, step, now) } };
+}
+
+/** The candidate's shadow on a shadow step; the sample of the step, `since` kept while the candidate stays shadowed. */
+function candidateShadow(state: RolloutState, candidate: string, step: Step, now: number): ShadowState {
+  const since = state.shadow?.version === candidate ? state.shadow.since : now;
+  return { version: candidate, sampleBp: step.shadowBp ?? 0, salt: shadowSalt(state.service), since };
 }
 
 function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'start' }>, ctx: TransitionContext): TransitionResult {
@@ -126,10 +194,14 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
   const badStep = invalidStep(steps);
   if (badStep !== null) return refuse(command, state, badStep, 'SY_ERR_VALIDATION');
   const weightBp = strategy === 'canary' ? (steps[0]?.weightBp ?? 0) : 0;
+  // A canary whose plan opens with a shadow step starts in the dark: weight 0, the candidate shadowed.
+  const first = steps[0];
+  const shadow = strategy === 'canary' && first !== undefined && isShadowStep(first) ? candidateShadow(state, command.candidate, first, ctx.now) : state.shadow;
   return {
     ok: true,
     state: {
       ...state,
+      shadow,
       candidate: command.candidate,
       strategy,
       steps,
@@ -144,7 +216,12 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
   };
 }
 
-/** The plan's invariants live here, whoever the caller: integer weights in range, not decreasing, bake ≥ 0. */
+/**
+ * The plan's invariants live here, whoever the caller: integer weights in range,
+ * not decreasing, bake ≥ 0; shadow steps (weight 0, a sample in 1..10000 bp) only
+ * before the first weighted step, and a weighted step after them, or the last
+ * shadow step would promote a version that never answered a client.
+ */
 function invalidStep(steps: readonly Step[]): string | null {
   for (const [i, step] of steps.entries()) {
     if (!Number.isInteger(step.weightBp) || step.weightBp < 0 || step.weightBp > MAX_WEIGHT_BP) {
@@ -152,8 +229,16 @@ function invalidStep(steps: readonly Step[]): string | null {
     }
     if (!Number.isFinite(step.bakeMs) || step.bakeMs < 0) return `got step ${i} bake ${step.bakeMs} ms, not a duration`;
     const before = steps[i - 1];
+    if (step.shadowBp !== undefined) {
+      if (!Number.isInteger(step.shadowBp) || step.shadowBp < 1 || step.shadowBp > MAX_WEIGHT_BP) {
+        return `got step ${i} shadow ${step.shadowBp} bp, outside 1..${MAX_WEIGHT_BP}`;
+      }
+      if (step.weightBp !== 0) return `got step ${i} with both a weight and a shadow; a step is one or the other`;
+      if (before !== undefined && !isShadowStep(before)) return `got step ${i}, a shadow step after a weighted one; shadow steps come first`;
+    }
     if (before !== undefined && step.weightBp < before.weightBp) return `got step ${i} weight lower than step ${i - 1}; weights must not decrease`;
   }
+  if (isShadowStep(steps.at(-1))) return 'got a plan ending in a shadow step; a weighted step must follow the shadow steps';
   return null;
 }
 

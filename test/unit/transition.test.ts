@@ -310,9 +310,11 @@ describe('transition: canary and blue-green stories', () => {
 
 describe('transition: properties over random command sequences', () => {
   const weight = fc.integer({ min: 0, max: 10_000 });
+  const bakeMs = fc.integer({ min: 0, max: 3_600_000 });
+  const shadowSteps = fc.array(fc.record({ weightBp: fc.constant(0), bakeMs, shadowBp: fc.integer({ min: 1, max: 10_000 }) }), { maxLength: 2 });
   const steps = fc
-    .array(fc.record({ weightBp: weight, bakeMs: fc.integer({ min: 0, max: 3_600_000 }) }), { maxLength: 5 })
-    .map((list) => [...list].sort((a, b) => a.weightBp - b.weightBp));
+    .tuple(shadowSteps, fc.array(fc.record({ weightBp: weight, bakeMs }), { maxLength: 5 }))
+    .map(([dark, list]): Step[] => [...dark, ...[...list].sort((a, b) => a.weightBp - b.weightBp)]);
   const strategy = fc.constantFrom<Strategy>(...STRATEGIES);
   const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 
@@ -323,7 +325,10 @@ describe('transition: properties over random command sequences', () => {
     fc
       .oneof(weight, fc.integer({ min: -20_000, max: 20_000 }), fc.double())
       .map((weightBp): RolloutCommand => ({ type: 'set-weight', weightBp })),
-    fc.constantFrom<RolloutCommand>(PAUSE, RESUME, PROMOTE, ROLLBACK, SWITCH),
+    fc.constantFrom<RolloutCommand>(PAUSE, RESUME, PROMOTE, ROLLBACK, SWITCH, { type: 'shadow-stop' }, { type: 'advance' }),
+    fc
+      .tuple(fc.constantFrom('v1', 'v2', 'v3', 'v9'), fc.oneof(weight, fc.integer({ min: -5, max: 20_000 })))
+      .map(([version, sampleBp]): RolloutCommand => ({ type: 'shadow', version, sampleBp })),
   );
 
   const scenario = fc.record({
@@ -377,6 +382,15 @@ describe('transition: properties over random command sequences', () => {
           } else {
             // Outside an active rollout the candidate receives no traffic.
             expect(state.weightBp).toBe(0);
+          }
+          // A shadow is never stable, and never a candidate that already answers live traffic.
+          if (state.shadow !== null) {
+            expect(state.shadow.version).not.toBe(state.stable);
+            expect(VERSIONS).toContain(state.shadow.version);
+            if (isActive(state) && state.shadow.version === state.candidate) expect(state.weightBp).toBe(0);
+            expect(state.shadow.sampleBp).toBeGreaterThanOrEqual(1);
+            expect(state.shadow.sampleBp).toBeLessThanOrEqual(10_000);
+            expect(state.shadow.salt).toBe(`${SERVICE}:shadow`);
           }
         }
         expect(acceptedRevisions).toEqual(acceptedRevisions.map((_, i) => startRevision + i + 1));

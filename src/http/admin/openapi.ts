@@ -122,6 +122,8 @@ const AUDIT_ACTIONS: Record<AuditAction, true> = {
   advance: true,
   rollback: true,
   switch: true,
+  shadow: true,
+  'shadow-stop': true,
   'override-put': true,
   'override-delete': true,
 };
