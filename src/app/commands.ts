@@ -69,13 +69,17 @@ export class RolloutCommands {
     return () => this.listeners.delete(listener);
   }
 
-  /** Writes the configured initial rollout of every service whose state the store does not have yet. */
+  /**
+   * Writes the configured initial rollout (and standing shadow) of every service
+   * whose state the store does not have yet; live state is never overwritten.
+   */
   async seed(): Promise<RolloutState[]> {
     const seeded: RolloutState[] = [];
     for (const service of this.catalog.names) {
-      const { rollout } = this.catalog.get(service);
+      const { rollout, shadow } = this.catalog.get(service);
       const now = this.clock.now();
-      const state = initialState({ service, stable: rollout.stable, strategy: rollout.strategy, steps: rollout.steps, now });
+      const standing = shadow.version === null ? null : { version: shadow.version, sampleBp: shadow.sampleBp };
+      const state = initialState({ service, stable: rollout.stable, strategy: rollout.strategy, steps: rollout.steps, now, shadow: standing });
       seeded.push(await this.store.initState(state, audit(state, 'init', 'config', 'initial rollout from the config file', null, state, now)));
     }
     return seeded;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig } from '../core/analysis/config.js';
 import { parseFieldPath } from '../core/guardrail.js';
-import { STRATEGIES } from '../core/rollout-state.js';
+import { isShadowStep, STRATEGIES, type Step } from '../core/rollout-state.js';
 import { isValidPercent, percentToBp } from '../core/weight.js';
 import { parseDuration } from './duration.js';
 import { releaseWindowsSchema } from './release-windows.js';
@@ -58,7 +58,17 @@ const target = z.string().transform((text, ctx) => {
   return url.origin;
 });
 
-const step = z.strictObject({ weight: percent, bake: duration.prefault('1m') }).transform((s) => ({ weightBp: percentToBp(s.weight), bakeMs: s.bake }));
+/** A share of sticky keys mirrored to a shadow: more than 0, at most 100, two decimals. */
+const shadowPercent = percent.refine((p) => p > 0, { message: 'must be more than 0: stop the shadow instead of mirroring nothing' });
+
+/** `{weight, bake}` gives the candidate live traffic; `{shadow, bake}` only mirrors traffic to it (before the first weighted step). */
+const step = z
+  .strictObject({ weight: percent.optional(), shadow: shadowPercent.optional(), bake: duration.prefault('1m') })
+  .superRefine((s, ctx) => {
+    if (s.weight === undefined && s.shadow === undefined) ctx.addIssue({ code: 'custom', message: 'give weight (live traffic) or shadow (mirrored traffic)' });
+    if (s.weight !== undefined && s.shadow !== undefined) ctx.addIssue({ code: 'custom', path: ['shadow'], message: 'a step is either {weight, bake} or {shadow, bake}, not both' });
+  })
+  .transform((s): Step => (s.shadow === undefined ? { weightBp: percentToBp(s.weight ?? 0), bakeMs: s.bake } : { weightBp: 0, bakeMs: s.bake, shadowBp: percentToBp(s.shadow) }));
 
 /** `1MiB`, `64KiB`, `512B` or a plain number of bytes. */
 const bytes = z.union([z.number().int().min(0), z.string()]).transform((value, ctx) => {
@@ -114,6 +124,97 @@ const guardrail = z
   }, { when: () => true })
   .transform((g) => ({ rule: { path: g.field.path, field: g.field.text, min: g.min, max: g.max }, action: g.action, maxBodyBytes: g.maxBodyBytes }));
 
+/** A share written `5%`, or a fraction 0..1. */
+const ratio = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*%$/.exec(value.trim()) : null;
+  const fraction = typeof value === 'number' ? value : match === null ? Number.NaN : Number(match[1]) / 100;
+  if (!Number.isFinite(fraction) || fraction < 0 || fraction > 1) {
+    ctx.addIssue({ code: 'custom', message: `not a share like 5% or 0.05, within 0..100% (got ${JSON.stringify(value)})` });
+    return z.NEVER;
+  }
+  return fraction;
+});
+
+/**
+ * How prediction drift of a shadow is judged (research/canary-statistics.md §2.3).
+ * The shape of DriftConfig, which src/core/shadow/drift.ts is to export; until it
+ * does, the parsed config is typed here.
+ */
+export interface ShadowDriftConfig {
+  /** False-alarm budget of the sequential drift test. */
+  readonly alpha: number;
+  /** Tolerated paired disagreement rate, 0..1. */
+  readonly maxDisagreement: number;
+  /** |Δ score| above this counts as disagreeing. */
+  readonly scoreTolerance: number;
+  /** PSI above this (past its noise floor) counts as drift. */
+  readonly psiTolerance: number;
+  /** flag: report only; hold: a shadow step does not advance; rollback: roll the candidate back. */
+  readonly action: 'flag' | 'hold' | 'rollback';
+}
+
+const SHADOW_DRIFT_ALPHA = 0.01;
+
+const drift = z
+  .strictObject({
+    maxDisagreement: ratio.prefault('5%'),
+    scoreTolerance: z.number().min(0, { message: 'must be at least 0' }).default(0.05),
+    psiTolerance: z.number().positive({ message: 'must be more than 0' }).default(0.25),
+    action: z.enum(['flag', 'hold', 'rollback']).default('hold'),
+  })
+  .prefault({})
+  .transform((d): ShadowDriftConfig => ({ alpha: SHADOW_DRIFT_ALPHA, ...d }));
+
+/** `label` or `score` read at a field path of both answers, to compare a shadow's predictions with stable's. */
+const prediction = z.strictObject({
+  field: z.string().transform((text, ctx) => {
+    const path = parseFieldPath(text);
+    if (path === null) {
+      ctx.addIssue({ code: 'custom', message: `not a field path like label or predictions[0].score (got "${text}")` });
+      return z.NEVER;
+    }
+    return { text, path };
+  }),
+  kind: z.enum(['label', 'score'], { message: 'must be label or score' }),
+});
+
+/**
+ * The mirror path of a service: where copies go (`version`, when a standing
+ * shadow is configured) and the bounds that keep copies from costing clients
+ * anything. The bounds apply to any shadow, also one set through the admin API.
+ */
+const shadow = z
+  .strictObject({
+    /** A standing shadow seeded into the initial state, like `rollout`. */
+    version: name.optional(),
+    /** Share of sticky keys mirrored; 100 when a version is set without it. */
+    percent: shadowPercent.optional(),
+    /** The copy's own timeout; it never delays the client's answer. */
+    timeout: timeout.prefault('2s'),
+    /** Request bodies larger than this are not mirrored (counted as dropped). */
+    maxBodyBytes: bytes.prefault('64KiB'),
+    /** Copies in flight per process; beyond it copies are dropped and counted, never queued. */
+    maxConcurrent: z.int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(10_000, { message: 'must be at most 10000' }).default(32),
+    prediction: prediction.optional(),
+    drift,
+  })
+  .prefault({})
+  .superRefine((s, ctx) => {
+    if (s.percent !== undefined && s.version === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['percent'], message: 'only with version: the admin API and the CLI give their own percent' });
+    }
+  }, { when: () => true })
+  .transform((s) => ({
+    /** The standing shadow's version, or null. */
+    version: s.version ?? null,
+    sampleBp: percentToBp(s.percent ?? 100),
+    timeoutMs: s.timeout,
+    maxBodyBytes: s.maxBodyBytes,
+    maxConcurrent: s.maxConcurrent,
+    prediction: s.prediction === undefined ? null : { path: s.prediction.field.path, field: s.prediction.field.text, kind: s.prediction.kind },
+    drift: s.drift,
+  }));
+
 /** Passive health: a target failing this many times in a row is ejected for a cool-down. */
 const health = z
   .strictObject({
@@ -164,6 +265,7 @@ const service = z
     health,
     releaseWindows: releaseWindowsSchema,
     guardrail: guardrail.optional(),
+    shadow,
     rollout: z.strictObject({
       stable: z.string(),
       strategy: z.enum(STRATEGIES).default('canary'),
@@ -183,10 +285,22 @@ const service = z
     }
     svc.rollout.steps.forEach((s, i) => {
       const before = svc.rollout.steps[i - 1];
-      if (typeof before?.weightBp === 'number' && typeof s.weightBp === 'number' && s.weightBp < before.weightBp) {
+      if (typeof before?.weightBp === 'number' && typeof s.weightBp === 'number' && s.weightBp < before.weightBp && !isShadowStep(s)) {
         ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', i, 'weight'], message: 'step weights must not decrease' });
       }
+      if (isShadowStep(s) && before !== undefined && !isShadowStep(before)) {
+        ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', i, 'shadow'], message: 'shadow steps come before the first weighted step' });
+      }
     });
+    if (isShadowStep(svc.rollout.steps.at(-1))) {
+      ctx.addIssue({ code: 'custom', path: ['rollout', 'steps'], message: 'a weighted step must follow the shadow steps, or the last one would promote a version no client has used' });
+    }
+    const standing = svc.shadow?.version ?? null;
+    if (standing !== null && !(standing in svc.versions)) {
+      ctx.addIssue({ code: 'custom', path: ['shadow', 'version'], message: `names no version of this service (versions: ${Object.keys(svc.versions).join(', ')})` });
+    } else if (standing !== null && standing === svc.rollout.stable) {
+      ctx.addIssue({ code: 'custom', path: ['shadow', 'version'], message: 'is rollout.stable; shadowing stable compares it with itself' });
+    }
     // Run even when a field inside failed, so every problem is reported at once.
   }, { when: () => true });
 

@@ -125,6 +125,15 @@ describe('valid fixtures', () => {
       stickiness: { cookie: 'sy_uid' },
       versions: { v1: { targets: ['http://127.0.0.1:9001'] } },
       timeouts: { connect: 2_000, request: 30_000 },
+      shadow: {
+        version: null,
+        sampleBp: 10_000,
+        timeoutMs: 2_000,
+        maxBodyBytes: 64 * 1024,
+        maxConcurrent: 32,
+        prediction: null,
+        drift: { alpha: 0.01, maxDisagreement: 0.05, scoreTolerance: 0.05, psiTolerance: 0.25, action: 'hold' },
+      },
       rollout: { stable: 'v1', strategy: 'canary', steps: [] },
     });
   });
@@ -314,5 +323,76 @@ services:
       { weightBp: 1_000, bakeMs: 60_000 },
       { weightBp: 1_000, bakeMs: 300_000 },
     ]);
+  });
+});
+
+describe('shadow', () => {
+  const withShadow = (shadow: string, steps = '[ { weight: 10, bake: 1m } ]') =>
+    SERVICE.replace('    rollout: { stable: v1, steps: [ { weight: 10, bake: 1m } ] }', `${shadow === '' ? '' : `    shadow: ${shadow}\n`}    rollout: { stable: v1, steps: ${steps} }`);
+  const problems = (text: string) => problemsOf(refusal(() => parseConfig(text, {})));
+
+  test('a standing shadow with every field, in API units', () => {
+    const text = withShadow(
+      '{ version: v2, percent: 12.5, timeout: 500ms, maxBodyBytes: 1KiB, maxConcurrent: 4, prediction: { field: "predictions[0].score", kind: score }, drift: { maxDisagreement: 2%, scoreTolerance: 0.1, psiTolerance: 0.1, action: rollback } }',
+    );
+    expect(parseConfig(text, {}).services['fraud-scorer']?.shadow).toEqual({
+      version: 'v2',
+      sampleBp: 1_250,
+      timeoutMs: 500,
+      maxBodyBytes: 1024,
+      maxConcurrent: 4,
+      prediction: { path: ['predictions', 0, 'score'], field: 'predictions[0].score', kind: 'score' },
+      drift: { alpha: 0.01, maxDisagreement: 0.02, scoreTolerance: 0.1, psiTolerance: 0.1, action: 'rollback' },
+    });
+  });
+
+  test('a version without percent mirrors every key; a share may be a fraction', () => {
+    const shadow = parseConfig(withShadow('{ version: v2, drift: { maxDisagreement: 0.1 } }'), {}).services['fraud-scorer']?.shadow;
+    expect(shadow).toMatchObject({ version: 'v2', sampleBp: 10_000, drift: { maxDisagreement: 0.1, action: 'hold' } });
+  });
+
+  test('shadow steps come before weighted ones and become weight-0 steps with a sample', () => {
+    const text = withShadow('', '[ { shadow: 1, bake: 5m }, { shadow: 10, bake: 5m }, { weight: 5, bake: 5m }, { weight: 100 } ]');
+    expect(parseConfig(text, {}).services['fraud-scorer']?.rollout.steps).toEqual([
+      { weightBp: 0, bakeMs: 300_000, shadowBp: 100 },
+      { weightBp: 0, bakeMs: 300_000, shadowBp: 1_000 },
+      { weightBp: 500, bakeMs: 300_000 },
+      { weightBp: 10_000, bakeMs: 60_000 },
+    ]);
+  });
+
+  test.each<readonly [string, string, string]>([
+    ['the stable version', '{ version: v1 }', 'services.fraud-scorer.shadow.version: is rollout.stable; shadowing stable compares it with itself'],
+    ['an unknown version', '{ version: v7 }', 'services.fraud-scorer.shadow.version: names no version of this service (versions: v1, v2)'],
+    ['a percent of 0', '{ version: v2, percent: 0 }', 'services.fraud-scorer.shadow.percent: must be more than 0: stop the shadow instead of mirroring nothing'],
+    ['a percent above 100', '{ version: v2, percent: 150 }', 'services.fraud-scorer.shadow.percent: not a percent in 0..100 with at most two decimals'],
+    ['a percent without a version', '{ percent: 10 }', 'services.fraud-scorer.shadow.percent: only with version: the admin API and the CLI give their own percent'],
+    ['a zero timeout', '{ timeout: 0ms }', 'services.fraud-scorer.shadow.timeout: must be more than 0ms and at most 596h'],
+    ['a size that is not one', '{ maxBodyBytes: 1GB }', 'services.fraud-scorer.shadow.maxBodyBytes: not a size like 512B, 64KiB or 1MiB (got "1GB")'],
+    ['no concurrency', '{ maxConcurrent: 0 }', 'services.fraud-scorer.shadow.maxConcurrent: must be at least 1'],
+    ['a fractional concurrency', '{ maxConcurrent: 2.5 }', 'services.fraud-scorer.shadow.maxConcurrent: must be a whole number'],
+    ['a field that is not a path', '{ prediction: { field: "a..b", kind: label } }', 'services.fraud-scorer.shadow.prediction.field: not a field path like label or predictions[0].score (got "a..b")'],
+    ['an unknown prediction kind', '{ prediction: { field: label, kind: class } }', 'services.fraud-scorer.shadow.prediction.kind: must be label or score'],
+    ['a disagreement that is not a share', '{ drift: { maxDisagreement: 5 } }', 'services.fraud-scorer.shadow.drift.maxDisagreement: not a share like 5% or 0.05, within 0..100% (got 5)'],
+    ['a negative score tolerance', '{ drift: { scoreTolerance: -0.1 } }', 'services.fraud-scorer.shadow.drift.scoreTolerance: must be at least 0'],
+    ['a zero PSI tolerance', '{ drift: { psiTolerance: 0 } }', 'services.fraud-scorer.shadow.drift.psiTolerance: must be more than 0'],
+    ['an unknown field', '{ mirror: true }', 'services.fraud-scorer.shadow: Unrecognized key: "mirror"'],
+  ])('%s is refused naming the field', (_what, shadow, problem) => {
+    expect(problems(withShadow(shadow))).toEqual([problem]);
+  });
+
+  test('an unknown drift action is refused naming the field', () => {
+    const [problem] = problems(withShadow('{ drift: { action: stop } }'));
+    expect(problem?.startsWith('services.fraud-scorer.shadow.drift.action: ')).toBe(true);
+  });
+
+  test.each<readonly [string, string, string]>([
+    ['a shadow step after a weighted one', '[ { weight: 5 }, { shadow: 10 }, { weight: 50 } ]', 'services.fraud-scorer.rollout.steps[1].shadow: shadow steps come before the first weighted step'],
+    ['only shadow steps', '[ { shadow: 10 } ]', 'services.fraud-scorer.rollout.steps: a weighted step must follow the shadow steps, or the last one would promote a version no client has used'],
+    ['a step with both', '[ { shadow: 10, weight: 10 } ]', 'services.fraud-scorer.rollout.steps[0].shadow: a step is either {weight, bake} or {shadow, bake}, not both'],
+    ['a step with neither', '[ { bake: 1m } ]', 'services.fraud-scorer.rollout.steps[0]: give weight (live traffic) or shadow (mirrored traffic)'],
+    ['a shadow step mirroring nothing', '[ { shadow: 0 }, { weight: 10 } ]', 'services.fraud-scorer.rollout.steps[0].shadow: must be more than 0: stop the shadow instead of mirroring nothing'],
+  ])('a plan with %s is refused naming the step', (_what, steps, problem) => {
+    expect(problems(withShadow('', steps))).toEqual([problem]);
   });
 });
