@@ -209,6 +209,8 @@ describe('OpenAPI document', () => {
     expect(schemas.StartRollout.properties.strategy.enum).toEqual(['canary', 'blue-green']);
     expect(schemas.RollbackBody.required).toEqual(['reason']);
     expect(schemas.PutOverride.required).toEqual(['version', 'reason']);
+    expect(schemas.SetShadow).toMatchObject({ type: 'object', required: ['version', 'percent'], additionalProperties: false });
+    expect(doc.paths['/api/v1/services/{service}/shadow']!['delete'].requestBody.required).toBe(false);
     const audit = doc.paths['/api/v1/audit']!['get'].parameters.map((p: any) => p.name);
     expect(audit).toEqual(['service', 'limit', 'before']);
   });

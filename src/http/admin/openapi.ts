@@ -17,6 +17,7 @@ import {
   overrideBody,
   reasonBody,
   rollbackBody,
+  shadowBody,
   startBody,
   weightBody,
 } from './schemas.js';
@@ -77,6 +78,8 @@ function annotate(schema: Json, extras: Record<string, Json>): Json {
 }
 
 const weightExtra: Json = { minimum: 0, maximum: 100, description: PERCENT_TEXT };
+const SHADOW_PERCENT_TEXT = 'Percent more than 0, at most 100, with at most two decimals.';
+const shadowExtra: Json = { exclusiveMinimum: 0, maximum: 100, description: SHADOW_PERCENT_TEXT };
 const reasonExtra: Json = { description: 'Why; written to the audit log.' };
 const forceExtra: Json = { description: 'Release outside the release windows; needs a reason.' };
 
@@ -91,7 +94,11 @@ function startSchema(): Json {
   });
   const step = (schema['properties'] as Record<string, Json>)['steps']?.['items'] as Json | undefined;
   if (step === undefined) throw new Error('openapi: startBody.steps has no items');
-  annotate(step, { weight: weightExtra, bake: { description: `How long the step bakes. ${DURATION_TEXT}` } });
+  annotate(step, {
+    weight: { ...weightExtra, description: `The candidate's live traffic on this step. ${PERCENT_TEXT}` },
+    shadow: { ...shadowExtra, description: `A shadow step instead: the share of sticky keys mirrored to the candidate, which gets no live traffic. Only before the first weighted step. ${SHADOW_PERCENT_TEXT}` },
+    bake: { description: `How long the step bakes. ${DURATION_TEXT}` },
+  });
   return schema;
 }
 
@@ -138,7 +145,35 @@ const staleness: Record<string, Json> = {
 function responseSchemas(): Record<string, Json> {
   const verdictResult: Json = { type: 'string', enum: Object.keys(VERDICT_RESULTS) };
   return {
-    Step: object({ weight: { type: 'number', ...weightExtra }, bakeMs: { type: 'integer', minimum: 0 } }),
+    Step: object(
+      {
+        weight: { type: 'number', ...weightExtra, description: 'The candidate\'s weight on this step; 0 on a shadow step.' },
+        bakeMs: { type: 'integer', minimum: 0 },
+        shadow: { type: 'number', ...shadowExtra, description: 'Only on a shadow step: the share of sticky keys mirrored to the candidate.' },
+      },
+      ['shadow'],
+    ),
+    Shadow: object({
+      version: { type: 'string', description: 'Receives copies of live requests; its answers are never returned to clients.' },
+      percent: { type: 'number', ...shadowExtra, description: 'Share of sticky keys mirrored.' },
+      sampleBp: { type: 'integer', minimum: 1, maximum: 10_000, description: 'The same share in basis points.' },
+      salt: { type: 'string', description: 'The sample\'s own salt, not the routing salt: `<service>:shadow`.' },
+      since: { ...dateTime, description: 'When this version started being shadowed.' },
+    }),
+    ShadowDrift: object({
+      flagged: { type: 'boolean', description: 'Drift beyond the tolerance; holds a shadow step.' },
+      rollback: { type: 'boolean', description: 'Drift with the rollback action configured.' },
+      reason: { type: 'string' },
+      figures: { type: 'object', additionalProperties: { type: 'number' } },
+    }),
+    ShadowVerdict: object({
+      version: { type: 'string' },
+      result: verdictResult,
+      reason: { type: 'string' },
+      checks: { type: 'array', items: schemaRef('VerdictCheck') },
+      figures: { type: 'object', additionalProperties: { type: 'number' } },
+      drift: nullable(schemaRef('ShadowDrift')),
+    }),
     VerdictCheck: object({
       name: { type: 'string' },
       value: nullableType('number'),
@@ -153,6 +188,7 @@ function responseSchemas(): Record<string, Json> {
       hold: { type: 'boolean', description: 'Progression held without failing (a sample-ratio mismatch).' },
       checks: { type: 'array', items: schemaRef('VerdictCheck') },
       figures: { type: 'object', additionalProperties: { type: 'number' } },
+      shadow: nullable({ ...schemaRef('ShadowVerdict'), description: "The shadow's verdict of the same round, judged against stable's answers to the same requests." }),
     }),
     State: object(
       {
@@ -173,6 +209,7 @@ function responseSchemas(): Record<string, Json> {
         stepStartedAt: nullableType('string', { format: 'date-time' }),
         reason: nullableType('string'),
         lastVerdict: nullable(schemaRef('Verdict')),
+        shadow: nullable(schemaRef('Shadow')),
         ...staleness,
       },
       ['staleReason'],
@@ -319,6 +356,8 @@ const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string; 
 
 interface Operation {
   readonly id: string;
+  /** The body may be left out (a DELETE with an optional reason). */
+  readonly bodyOptional?: boolean;
   readonly summary: string;
   readonly description?: string;
   readonly tag: string;
@@ -354,7 +393,7 @@ function operation(op: Operation): Json {
     tags: [op.tag],
     ...(op.access === 'none' ? { security: [] } : {}),
     ...(op.parameters === undefined ? {} : { parameters: op.parameters }),
-    ...(op.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } }),
+    ...(op.body === undefined ? {} : { requestBody: { required: op.bodyOptional !== true, content: { 'application/json': { schema: op.body } } } }),
     responses,
   };
 }
@@ -477,6 +516,33 @@ function paths(): Record<string, Record<string, Json>> {
     [`${base}/promote`]: { post: commandOperation('promote', 'Promote the candidate', 'ReasonBody') },
     [`${base}/switch`]: { post: commandOperation('switch', 'Switch blue-green colours', 'ReasonBody') },
     [`${base}/rollback`]: { post: commandOperation('rollback', 'Roll back to stable', 'RollbackBody') },
+    [`${base}/shadow`]: {
+      put: operation({
+        id: 'setShadow',
+        summary: 'Mirror live traffic to a version (set or replace the shadow)',
+        description:
+          'Copies of the requests of `percent` of sticky keys (hashed with the shadow\'s own salt) go to `version`; its answers are compared with ' +
+          "stable's and never returned. Not stable, and not a candidate that already has live traffic. A new percent for the same version keeps `since`.",
+        tag: 'rollouts',
+        access: 'operator',
+        parameters: [service, ifMatch],
+        body: schemaRef('SetShadow'),
+        ok: stateOk,
+        errors: COMMAND_ERRORS,
+      }),
+      delete: operation({
+        id: 'stopShadow',
+        summary: 'Stop mirroring traffic',
+        description: 'The body (an optional reason) may be left out. 404 when the service has no shadow.',
+        tag: 'rollouts',
+        access: 'operator',
+        parameters: [service, ifMatch],
+        body: schemaRef('ReasonBody'),
+        bodyOptional: true,
+        ok: stateOk,
+        errors: COMMAND_ERRORS,
+      }),
+    },
     [`${base}/overrides`]: {
       get: operation({
         id: 'listOverrides',
@@ -589,6 +655,12 @@ function components(): Json {
       SetWeight: annotate(fromZod(weightBody), { weight: weightExtra, reason: reasonExtra, force: forceExtra }),
       ReasonBody: annotate(fromZod(reasonBody), { reason: reasonExtra, force: forceExtra }),
       RollbackBody: annotate(fromZod(rollbackBody), { reason: reasonExtra, force: forceExtra }),
+      SetShadow: annotate(fromZod(shadowBody), {
+        version: { description: 'A version of the service other than stable.' },
+        percent: { ...shadowExtra, description: `Share of sticky keys whose requests are mirrored. ${SHADOW_PERCENT_TEXT}` },
+        reason: reasonExtra,
+        force: { description: 'Accepted for symmetry; a shadow never waits for a release window.' },
+      }),
       PutOverride: annotate(fromZod(overrideBody), {
         reason: reasonExtra,
         ttl: { description: `How long the pin lasts; the config's override policy sets the default and the cap. ${DURATION_TEXT}` },

@@ -1,6 +1,6 @@
 import type { AuditEntry, AuditSubject } from '../../core/audit.js';
 import type { Override } from '../../core/override.js';
-import type { RolloutState, Verdict } from '../../core/rollout-state.js';
+import type { RolloutState, ShadowState, ShadowVerdict, Step, Verdict } from '../../core/rollout-state.js';
 import { bpToPercent } from '../../core/weight.js';
 
 /** The API's view of stored documents: weights in percent, times as ISO strings. */
@@ -17,9 +17,33 @@ export interface Staleness {
   readonly staleReason?: string;
 }
 
+function presentShadowVerdict(shadow: ShadowVerdict | null | undefined): object | null {
+  if (shadow === null || shadow === undefined) return null;
+  return { version: shadow.version, result: shadow.result, reason: shadow.reason, checks: shadow.checks, figures: shadow.figures, drift: shadow.drift };
+}
+
 function presentVerdict(verdict: Verdict | null): object | null {
   if (verdict === null) return null;
-  return { result: verdict.result, reason: verdict.reason, at: iso(verdict.at), hold: verdict.hold, checks: verdict.checks, figures: verdict.figures };
+  return {
+    result: verdict.result,
+    reason: verdict.reason,
+    at: iso(verdict.at),
+    hold: verdict.hold,
+    checks: verdict.checks,
+    figures: verdict.figures,
+    shadow: presentShadowVerdict(verdict.shadow),
+  };
+}
+
+/** Audit entries written before shadows existed carry states without the field. */
+function presentShadow(shadow: ShadowState | null | undefined): object | null {
+  if (shadow === null || shadow === undefined) return null;
+  return { version: shadow.version, percent: bpToPercent(shadow.sampleBp), sampleBp: shadow.sampleBp, salt: shadow.salt, since: iso(shadow.since) };
+}
+
+function presentStep(step: Step): object {
+  const base = { weight: bpToPercent(step.weightBp), bakeMs: step.bakeMs };
+  return step.shadowBp === undefined ? base : { ...base, shadow: bpToPercent(step.shadowBp) };
 }
 
 export function presentState(state: RolloutState, staleness: Staleness = { stale: false }): Record<string, unknown> {
@@ -33,7 +57,7 @@ export function presentState(state: RolloutState, staleness: Staleness = { stale
     weightBp: state.weightBp,
     phase: state.phase,
     step: state.stepIndex,
-    steps: state.steps.map((s) => ({ weight: bpToPercent(s.weightBp), bakeMs: s.bakeMs })),
+    steps: state.steps.map(presentStep),
     salt: state.salt,
     revision: state.revision,
     updatedAt: iso(state.updatedAt),
@@ -41,6 +65,7 @@ export function presentState(state: RolloutState, staleness: Staleness = { stale
     stepStartedAt: iso(state.stepStartedAt),
     reason: state.reason,
     lastVerdict: presentVerdict(state.lastVerdict),
+    shadow: presentShadow(state.shadow),
     ...staleness,
   };
 }

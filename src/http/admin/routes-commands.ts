@@ -6,7 +6,7 @@ import { writeGuard } from './body.js';
 import type { AdminDeps } from './deps.js';
 import { presentState } from './present.js';
 import { serviceParam } from './reads.js';
-import { etag, parseIfMatch, parseInput, reasonBody, rollbackBody, startBody, weightBody } from './schemas.js';
+import { etag, parseIfMatch, parseInput, reasonBody, rollbackBody, shadowBody, startBody, weightBody } from './schemas.js';
 
 type WithReason = { readonly reason?: string | null | undefined; readonly force?: boolean | undefined };
 
@@ -55,5 +55,8 @@ export function commandsRouter(deps: AdminDeps): Router {
   for (const type of ['pause', 'resume', 'promote', 'switch'] as const) {
     router.post(`${base}/${type}`, ...guard, commandRoute(deps, reasonBody, () => ({ type })));
   }
+  // The shadow is one resource per service: PUT sets or replaces it, DELETE stops it.
+  router.put(`${base}/shadow`, ...guard, commandRoute(deps, shadowBody, (b) => ({ type: 'shadow', version: b.version, sampleBp: b.percent })));
+  router.delete(`${base}/shadow`, ...guard, commandRoute(deps, reasonBody, () => ({ type: 'shadow-stop' })));
   return router;
 }

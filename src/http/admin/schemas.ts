@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../config/duration.js';
 import { SwitchyardError } from '../../core/errors.js';
-import { STRATEGIES } from '../../core/rollout-state.js';
+import { isShadowStep, STRATEGIES, type Step } from '../../core/rollout-state.js';
 import { isValidPercent, percentToBp } from '../../core/weight.js';
 
 /**
@@ -40,9 +40,19 @@ const reasonText = z
 
 const optionalReason = reasonText.nullish();
 
+const SHADOW = 'must be a percent more than 0, at most 100, with at most two decimals';
+
+/** A share of sticky keys mirrored to a shadow: 0.01..100. */
+const shadowPercent = z.number({ error: required(SHADOW) }).refine((p) => isValidPercent(p) && p > 0, { error: SHADOW });
+
+/** `{weight, bake}` gives the candidate live traffic; `{shadow, bake}` only mirrors traffic to it. */
 const step = z
-  .strictObject({ weight: percent, bake: duration().prefault('1m') })
-  .transform((s) => ({ weightBp: percentToBp(s.weight), bakeMs: s.bake }));
+  .strictObject({ weight: percent.optional(), shadow: shadowPercent.optional(), bake: duration().prefault('1m') })
+  .superRefine((s, ctx) => {
+    if (s.weight === undefined && s.shadow === undefined) ctx.addIssue({ code: 'custom', path: ['weight'], message: 'give weight (live traffic) or shadow (mirrored traffic)' });
+    if (s.weight !== undefined && s.shadow !== undefined) ctx.addIssue({ code: 'custom', path: ['shadow'], message: 'a step is either {weight, bake} or {shadow, bake}, not both' });
+  })
+  .transform((s): Step => (s.shadow === undefined ? { weightBp: percentToBp(s.weight ?? 0), bakeMs: s.bake } : { weightBp: 0, bakeMs: s.bake, shadowBp: percentToBp(s.shadow) }));
 
 const steps = z
   .array(step)
@@ -51,10 +61,13 @@ const steps = z
   .superRefine((list, ctx) => {
     list.forEach((s, i) => {
       const before = list[i - 1];
-      if (before !== undefined && s.weightBp < before.weightBp) {
+      if (isShadowStep(s) && before !== undefined && !isShadowStep(before)) {
+        ctx.addIssue({ code: 'custom', path: [i, 'shadow'], message: 'shadow steps come before the first weighted step' });
+      } else if (before !== undefined && s.weightBp < before.weightBp) {
         ctx.addIssue({ code: 'custom', path: [i, 'weight'], message: 'step weights must not decrease' });
       }
     });
+    if (isShadowStep(list.at(-1))) ctx.addIssue({ code: 'custom', message: 'a weighted step must follow the shadow steps' });
   });
 
 /** `force: true` releases outside the release windows; the audit log must say why. */
@@ -81,6 +94,8 @@ export const startBody = commandBody({
 export const weightBody = commandBody({ weight: percent.transform(percentToBp), reason: optionalReason });
 
 export const reasonBody = commandBody({ reason: optionalReason });
+
+export const shadowBody = commandBody({ version: versionName, percent: shadowPercent.transform(percentToBp), reason: optionalReason });
 
 export const rollbackBody = commandBody({ reason: reasonText });
 
