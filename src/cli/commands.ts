@@ -53,27 +53,34 @@ function nonEmpty(text: string | undefined): string | undefined {
 }
 
 /** "25" or "25%"; the gateway checks the range and the decimals. */
-export function parsePercent(text: string): number {
+export function parsePercent(text: string, what = 'weight'): number {
   const n = Number(text.trim().replace(/%$/, ''));
-  if (text.trim() === '' || !Number.isFinite(n)) throw usageError(`weight: must be a percent like 25 or 12.5 (got ${JSON.stringify(text)})`);
+  if (text.trim() === '' || !Number.isFinite(n)) throw usageError(`${what}: must be a percent like 25 or 12.5 (got ${JSON.stringify(text)})`);
   return n;
 }
 
-/** "5:1m,25:2m,100" -> [{weight: 5, bake: "1m"}, ...]; a step without a bake takes the gateway's default. */
-export function parseSteps(text: string): { weight: number; bake?: string }[] {
+/**
+ * "shadow:10:5m,5:1m,25:2m,100" -> [{shadow: 10, bake: "5m"}, {weight: 5, bake: "1m"}, ...];
+ * a step without a bake takes the gateway's default.
+ */
+export function parseSteps(text: string): ({ weight: number; bake?: string } | { shadow: number; bake?: string })[] {
   return text.split(',').map((item, i) => {
-    const [weight = '', bake, ...rest] = item.trim().split(':');
-    if (rest.length > 0 || weight === '' || bake === '') throw usageError(`--steps: step ${i + 1} ${JSON.stringify(item)} must look like WEIGHT:BAKE, e.g. "5:1m,25:2m,100:1m"`);
-    const step = { weight: parsePercent(weight) };
+    const parts = item.trim().split(':');
+    const shadow = parts[0] === 'shadow';
+    const [amount = '', bake, ...rest] = shadow ? parts.slice(1) : parts;
+    if (rest.length > 0 || amount === '' || bake === '') {
+      throw usageError(`--steps: step ${i + 1} ${JSON.stringify(item)} must look like WEIGHT:BAKE or shadow:PERCENT:BAKE, e.g. "shadow:10:5m,5:1m,100:1m"`);
+    }
+    const step = shadow ? { shadow: parsePercent(amount, 'shadow') } : { weight: parsePercent(amount) };
     return bake === undefined ? step : { ...step, bake };
   });
 }
 
 type ReasonOpts = { reason?: string };
 
-/** POST a rollout command with force and If-Match from the global options. */
-async function rolloutCommand(ctx: Context, service: string, action: string, body: Record<string, unknown>, label = action): Promise<void> {
-  const state = await ctx.client.request('POST', `/services/${seg(service)}/${action}`, {
+/** A rollout command (POST; PUT/DELETE for the shadow) with force and If-Match from the global options. */
+async function rolloutCommand(ctx: Context, service: string, action: string, body: Record<string, unknown>, label = action, method = 'POST'): Promise<void> {
+  const state = await ctx.client.request(method, `/services/${seg(service)}/${action}`, {
     body: { ...body, ...(ctx.globals.force === true ? { force: true } : {}) },
     ifMatch: ctx.globals.ifMatch,
   });
@@ -103,7 +110,7 @@ export function addOperatorCommands(program: Command, io: CliIo): void {
     .argument('<service>', 'service name')
     .argument('<candidate>', 'candidate version')
     .addOption(new Option('--strategy <strategy>', 'rollout strategy (default: the service config)').choices(['canary', 'blue-green']))
-    .option('--steps <steps>', 'canary steps as WEIGHT:BAKE, e.g. "5:1m,25:2m,100:1m" (default: the service config)')
+    .option('--steps <steps>', 'canary steps as WEIGHT:BAKE, shadow steps first as shadow:PERCENT:BAKE, e.g. "shadow:10:5m,5:1m,100:1m" (default: the service config)')
     .option('--salt <salt>', 'bucket salt (default: a new one per rollout)')
     .option('--reason <text>', 'why, for the audit log')
     .action(async (service: string, candidate: string, opts: ReasonOpts & { strategy?: string; steps?: string; salt?: string }, cmd: Command) => {
@@ -151,6 +158,25 @@ export function addOperatorCommands(program: Command, io: CliIo): void {
     .requiredOption('--reason <text>', 'why, for the audit log')
     .action(async (service: string, opts: Required<ReasonOpts>, cmd: Command) => {
       await rolloutCommand(ctx(cmd), service, 'rollback', { reason: opts.reason });
+    });
+
+  program
+    .command('shadow')
+    .description("mirror a share of live traffic to a version whose answers are compared with stable's, never returned; or --stop")
+    .argument('<service>', 'service name')
+    .argument('[version]', 'version to shadow (not stable)')
+    .option('--percent <percent>', 'share of sticky keys mirrored, more than 0 and at most 100')
+    .option('--stop', 'stop mirroring')
+    .option('--reason <text>', 'why, for the audit log')
+    .action(async (service: string, version: string | undefined, opts: ReasonOpts & { percent?: string; stop?: boolean }, cmd: Command) => {
+      if (opts.stop === true) {
+        if (version !== undefined || opts.percent !== undefined) throw usageError('--stop: give only the service (and --reason), not a version or --percent');
+        await rolloutCommand(ctx(cmd), service, 'shadow', withReason(opts), 'shadow stop', 'DELETE');
+        return;
+      }
+      if (version === undefined) throw usageError('shadow: give a version and --percent to shadow it, or --stop');
+      if (opts.percent === undefined) throw usageError('shadow: --percent is required with a version (the share of sticky keys mirrored, e.g. 10)');
+      await rolloutCommand(ctx(cmd), service, 'shadow', { version, percent: parsePercent(opts.percent, '--percent'), ...withReason(opts) }, 'shadow', 'PUT');
     });
 
   program

@@ -48,6 +48,25 @@ function stepOf(s: Json): string {
   return `${num(s['step']) + 1}/${steps.length}`;
 }
 
+/** "v2 on 10% of keys since 2025-01-06T10:00:00.000Z", or "-". */
+function shadowLine(s: Json): string {
+  const shadow = obj(s['shadow']);
+  if (shadow === null) return '-';
+  return `${str(shadow['version'])} on ${percent(shadow['percent'])} of keys since ${str(shadow['since'])}`;
+}
+
+/** "v2 10%" in the table, or "-". */
+function shadowShort(s: Json): string {
+  const shadow = obj(s['shadow']);
+  return shadow === null ? '-' : `${str(shadow['version'])} ${percent(shadow['percent'])}`;
+}
+
+/** "shadow 10% for 5m" or "5% for 1m". */
+function stepText(step: Json): string {
+  const what = step['shadow'] === undefined ? percent(step['weight']) : `shadow ${percent(step['shadow'])}`;
+  return `${what} for ${duration(step['bakeMs'])}`;
+}
+
 function staleMark(s: Json): string {
   return s['stale'] === true ? ' (stale)' : '';
 }
@@ -62,13 +81,14 @@ export function formatServices(body: Json): string {
     stepOf(s),
     str(s['strategy']),
     str(s['revision']),
+    shadowShort(s),
   ]);
-  return table(['SERVICE', 'PHASE', 'STABLE', 'CANDIDATE', 'WEIGHT', 'STEP', 'STRATEGY', 'REV'], rows);
+  return table(['SERVICE', 'PHASE', 'STABLE', 'CANDIDATE', 'WEIGHT', 'STEP', 'STRATEGY', 'REV', 'SHADOW'], rows);
 }
 
 export function formatService(s: Json): string {
   const verdict = obj(s['lastVerdict']);
-  const steps = list(s['steps']).map((step) => `${percent(step['weight'])} for ${duration(step['bakeMs'])}`);
+  const steps = list(s['steps']).map(stepText);
   const out = fields([
     ['service', str(s['service']) + staleMark(s)],
     ['phase', str(s['phase'])],
@@ -78,6 +98,7 @@ export function formatService(s: Json): string {
     ['strategy', str(s['strategy'])],
     ['step', stepOf(s)],
     ['steps', steps.length === 0 ? '-' : steps.join(', ')],
+    ['shadow', shadowLine(s)],
     ['previous', str(s['previous'])],
     ['revision', str(s['revision'])],
     ['updated', str(s['updatedAt'])],
@@ -90,7 +111,8 @@ export function formatService(s: Json): string {
 /** One line after a write: what the service looks like now. */
 export function formatApplied(action: string, s: Json): string {
   const candidate = s['candidate'] === null ? '' : `, candidate ${str(s['candidate'])} at ${percent(s['weight'])} (step ${stepOf(s)})`;
-  return `${str(s['service'])}: ${action} done; phase ${str(s['phase'])}, stable ${str(s['stable'])}${candidate}, revision ${str(s['revision'])}`;
+  const shadow = obj(s['shadow']) === null ? '' : `, shadow ${shadowShort(s)}`;
+  return `${str(s['service'])}: ${action} done; phase ${str(s['phase'])}, stable ${str(s['stable'])}${candidate}${shadow}, revision ${str(s['revision'])}`;
 }
 
 export function formatAssignment(a: Json): string {
