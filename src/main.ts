@@ -1,29 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { hostname } from 'node:os';
-import { AnalysisLoop } from './app/analysis-loop.js';
-import { ServiceCatalog } from './app/catalog.js';
+import type { AnalysisLoop } from './app/analysis-loop.js';
 import { systemClock, type Clock } from './app/clock.js';
-import { RolloutCommands } from './app/commands.js';
-import { Flusher } from './app/flusher.js';
+import type { RolloutCommands } from './app/commands.js';
+import type { Flusher } from './app/flusher.js';
 import type { Logger } from './app/logger.js';
-import type { RequestObserver } from './app/request-observer.js';
-import { RoutingTable } from './app/routing-table.js';
+import type { RoutingTable } from './app/routing-table.js';
 import type { Store } from './app/store.js';
 import { WindowRecorder } from './app/window-recorder.js';
 import type { Config } from './config/schema.js';
-import { createAdminServer } from './http/admin/server.js';
-import { Resolver } from './http/proxy/resolve.js';
-import { createProxyServer } from './http/proxy/server.js';
-import type { Ejection } from './http/proxy/upstream-pool.js';
-import { Metrics } from './metrics/metrics.js';
-import { transitionKind } from './metrics/transition-kind.js';
-import { WebhookNotifier } from './notifier/webhook-notifier.js';
-import { MemoryStore } from './store/memory/memory-store.js';
-import { createRedisStore } from './store/redis/connect.js';
+import { startControlPlane } from './control-plane.js';
+import type { Metrics } from './metrics/metrics.js';
+import { startProxyPlane } from './proxy-plane.js';
+
+export { createStore } from './control-plane.js';
 
 export interface GatewayOptions {
   readonly clock?: Clock;
@@ -53,134 +43,66 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const DEFAULT_RESYNC_MS = 5_000;
+export const DEFAULT_RESYNC_MS = 5_000;
 
 export function createLogger(config: Config): Logger {
   return pino({ level: config.log.level, base: { app: 'switchyard' } });
 }
 
-export function createStore(config: Config, log: Logger): Store {
-  const redis = config.store.redis;
-  return redis === undefined ? new MemoryStore() : createRedisStore(redis, log);
-}
-
-/** The one place that wires adapters to the app, then listens. */
+/** One process: the control plane and the request path side by side (`serve --workers N` splits them, see src/cluster). */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config);
   const newId = options.newId ?? randomUUID;
-  const catalog = new ServiceCatalog(config.services);
-  const store = createStore(config, log);
-  const commands = new RolloutCommands(store, catalog, clock, { defaultTtlMs: config.overrides.defaultTtl, maxTtlMs: config.overrides.maxTtl });
-  const routing = new RoutingTable(store, catalog, clock, log);
-  const metrics = new Metrics({ clock });
-  const notifier = new WebhookNotifier({ targets: config.notifications.webhooks, log });
-  const effects = [
-    routing.onUpdate((service, view) => metrics.onState(service, view)),
-    routing.onRefused((service) => metrics.onSchemaRefused(service)),
-    store.onHealth((health) => metrics.onStoreHealth(health.up)),
-    commands.onTransition((transition) => {
-      const kind = transitionKind(transition);
-      if (kind !== null) metrics.onTransition(transition.service, kind, transition.actor);
-      notifier.notify(transition);
-    }),
-  ];
-  metrics.onStoreHealth(store.health().up);
-  await routing.start(await commands.seed(), options.resyncMs ?? DEFAULT_RESYNC_MS);
-
-  const { analysis: a } = config;
-  const recorder = new WindowRecorder({ bucketMs: a.bucket, clock });
-  const flusher = new Flusher({ recorder, store, intervalMs: a.flush, ttlMs: a.retention, log });
-  const analysis = new AnalysisLoop({
-    store,
-    commands,
-    catalog,
+  const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock });
+  const control = await startControlPlane(config, {
     clock,
     log,
-    holder: options.replicaName ?? `${hostname()}:${process.pid}:${newId()}`,
-    intervalMs: a.interval,
-    bucketMs: a.bucket,
-    settleMs: a.settle,
-    baselineMs: a.baseline,
-    maxInconclusive: a.maxInconclusive,
-    enabledFor: (service) => catalog.get(service).analysis.enabled,
-    configFor: (service) => catalog.get(service).analysis.config,
-    onVerdict: (service, verdict) => metrics.onVerdict(service, verdict),
-    onLeader: (leader) => metrics.onLeader(leader),
+    newId,
+    resyncMs: options.resyncMs ?? DEFAULT_RESYNC_MS,
+    windows: recorder,
+    ...(options.replicaName === undefined ? {} : { replicaName: options.replicaName }),
+    ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
   });
-  const observer: RequestObserver = {
-    observe(record) {
-      metrics.observe(record);
-      recorder.observe(record);
-    },
-  };
-
-  const onEjection = (service: string, ejection: Ejection) => {
-    metrics.onEjection(service, ejection.version, ejection.target);
-    log.warn({ service, ...ejection }, 'target ejected after failing in a row');
-  };
-  const resolver = new Resolver(config.services, routing, clock, newId, onEjection);
-  const proxy = createProxyServer(resolver, {
+  const { metrics, routing, catalog, store } = control;
+  const proxy = await startProxyPlane(config, {
+    clock,
     log,
-    observer,
-    now: () => clock.now(),
-    accessLog: config.proxy.accessLog,
+    newId,
+    views: routing,
+    observer: {
+      observe(record) {
+        metrics.observe(record);
+        recorder.observe(record);
+      },
+    },
     onFallback: (service, from, to) => metrics.onFallback(service, from, to),
+    onEjection: (service, ejection) => metrics.onEjection(service, ejection.version, ejection.target),
+    ...(options.proxyPort === undefined ? {} : { proxyPort: options.proxyPort }),
   });
-  const admin = createAdminServer({
-      commands,
-      routing,
-      catalog,
-      clock,
-      log,
-      tokens: config.admin.tokens,
-      metrics,
-      audit: (query) => store.readAudit(query),
-      verdict: (service) => store.getVerdict(service),
-      windows: (service, fromMs, toMs) => store.readWindows(service, fromMs, toMs, a.bucket),
-  });
-  const proxyUrl = await listen(proxy.server, config.proxy.listen.host, options.proxyPort ?? config.proxy.listen.port);
-  const adminUrl = await listen(admin, config.admin.listen.host, options.adminPort ?? config.admin.listen.port);
-  flusher.start();
-  analysis.start();
-  log.info({ proxy: proxyUrl, admin: adminUrl, store: store.kind, services: catalog.names }, 'switchyard listening');
+  log.info({ proxy: proxy.proxyUrl, admin: control.adminUrl, store: store.kind, services: catalog.names }, 'switchyard listening');
 
   const close = async () => {
-    await analysis.stop();
-    routing.stop();
-    admin.closeAllConnections();
-    await Promise.all([proxy.close(), new Promise((resolve) => admin.close(resolve))]);
-    await flusher.flush();
-    flusher.stop();
-    for (const off of effects) off();
-    await store.close();
+    await proxy.close();
+    await control.close();
   };
-
   return {
-    proxyUrl,
-    adminUrl,
+    proxyUrl: proxy.proxyUrl,
+    adminUrl: control.adminUrl,
     store,
-    commands,
+    commands: control.commands,
     routing,
-    analysis,
-    flusher,
+    analysis: control.analysis,
+    flusher: control.flusher,
     metrics,
     close,
     drain: async () => {
       routing.markDraining();
       log.info({ delayMs: config.proxy.drainDelay, timeoutMs: config.proxy.drainTimeout }, 'draining: readiness fails, still taking connections for the drain delay');
-      const { cut } = await proxy.drain(config.proxy.drainDelay, config.proxy.drainTimeout);
+      const { cut } = await proxy.drain();
       if (cut > 0) log.warn({ cut }, 'drain timeout: requests or streams still open were cut');
       await close();
       log.info({}, 'drained and closed');
     },
   };
-}
-
-async function listen(server: Server, host: string, port: number): Promise<string> {
-  server.listen(port, host);
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${shown === '0.0.0.0' ? '127.0.0.1' : shown}:${address.port}`;
 }

@@ -12,6 +12,12 @@ function port(text: string): number {
   return n;
 }
 
+function workers(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('not a number of workers (1..64)');
+  return n;
+}
+
 function seconds(text: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('not a number of seconds');
@@ -23,15 +29,23 @@ export function addGatewayCommands(program: Command, io: CliIo): void {
     .command('serve')
     .description('run the gateway')
     .requiredOption('-c, --config <file>', 'YAML config file')
-    .action(async (opts: { config: string }) => {
+    .option('-w, --workers <n>', 'proxy processes sharing the proxy port (default: proxy.workers, 1)', workers)
+    .action(async (opts: { config: string; workers?: number }) => {
       const { loadConfig } = await import('../config/load.js');
       const { createLogger, startGateway } = await import('../main.js');
       const config = loadConfig(opts.config);
       const log = createLogger(config);
-      const gateway = await startGateway(config, { log });
+      const count = opts.workers ?? config.proxy.workers;
+      let drain: () => Promise<void>;
+      if (count > 1) {
+        const { startCluster } = await import('../cluster/primary.js');
+        drain = (await startCluster(config, { workers: count, log })).drain;
+      } else {
+        drain = (await startGateway(config, { log })).drain;
+      }
       const shutdown = (signal: string) => {
         log.info({ signal }, 'shutting down');
-        gateway.drain().then(
+        drain().then(
           () => process.exit(0),
           (err: unknown) => {
             log.error({ err: String(err) }, 'drain failed');

@@ -349,6 +349,14 @@ export const configSchema = z.strictObject({
       drainTimeout: duration.prefault('30s'),
       /** One JSON log line per proxied request (request id, service, version, status, duration). */
       accessLog: z.boolean().default(false),
+      /**
+       * How long an idle client connection is kept open. Longer than the idle timeout of
+       * the load balancer in front (60 s on most), so the balancer, never the gateway,
+       * closes an idle connection and no request races a close.
+       */
+      keepAliveTimeout: positiveDuration.prefault('65s'),
+      /** Processes serving the proxy port (node:cluster); `serve --workers` overrides it. */
+      workers: z.int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(64, { message: 'must be at most 64' }).default(1),
     })
     .prefault({}),
   admin: z

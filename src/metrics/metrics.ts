@@ -5,7 +5,7 @@ import type { ServiceView } from '../app/routing-table.js';
 import { isLive, type Override } from '../core/override.js';
 import { PHASES, type Verdict, type VerdictResult } from '../core/rollout-state.js';
 import { MAX_WEIGHT_BP } from '../core/weight.js';
-import { registerRequestMetrics, RequestTally } from './request-tally.js';
+import { registerRequestMetrics, RequestTally, type SeriesCounts } from './request-tally.js';
 import type { TransitionKind } from './transition-kind.js';
 
 export interface MetricsOptions {
@@ -51,6 +51,7 @@ export class Metrics implements RequestObserver {
   private readonly verdicts: Counter<'service' | 'result'>;
   private readonly evidence: Gauge<'service' | 'test'>;
   private readonly leader: Gauge;
+  private readonly workers: Gauge;
 
   constructor(options: MetricsOptions) {
     this.clock = options.clock;
@@ -154,11 +155,27 @@ export class Metrics implements RequestObserver {
       help: 'Whether this replica holds the analysis lease and runs the loop (1) or not (0).',
       registers,
     });
+    this.workers = new Gauge({
+      name: 'switchyard_proxy_workers',
+      help: 'Proxy worker processes running on this host (serve --workers); 1 when the proxy runs in the one process.',
+      registers,
+    });
+    this.workers.set(1);
   }
 
   /** The request path (RequestObserver): counts into plain arrays, never awaits. */
   observe(record: RequestRecord): void {
     this.tally.observe(record);
+  }
+
+  /** Request counts a cluster worker gathered since its last batch. */
+  absorb(series: readonly SeriesCounts[]): void {
+    for (const counts of series) this.tally.add(counts);
+  }
+
+  /** How many proxy worker processes are running (`serve --workers`). */
+  onWorkers(running: number): void {
+    this.workers.set(running);
   }
 
   /** A request that `from` failed and `to` answered (a version, or `fallback-response`). */

@@ -23,6 +23,17 @@ export function statusClass(status: number): StatusClass {
   return STATUS_CLASSES[status >= 100 && status < 600 ? Math.floor(status / 100) : 0] ?? 'error';
 }
 
+/** The counts of one (service, version), as a RequestSeries holds them and as they cross a process boundary. */
+export interface SeriesCounts {
+  readonly service: string;
+  readonly version: string;
+  readonly requests: ArrayLike<number>;
+  readonly errors: ArrayLike<number>;
+  readonly buckets: ArrayLike<number>;
+  readonly sumSeconds: number;
+  readonly count: number;
+}
+
 /** Running totals of one (service, version) since the process started. */
 export class RequestSeries {
   /** Requests by STATUS_CLASSES index. */
@@ -86,6 +97,19 @@ export class RequestTally implements RequestObserver {
     series.count += 1;
   }
 
+  /** Adds another tally's counts (a cluster worker's, since its last batch); both must use the same latency bounds. */
+  add(counts: SeriesCounts): void {
+    const series = this.series(counts.service, counts.version);
+    if (counts.buckets.length !== series.buckets.length) {
+      throw new RangeError(`latency buckets differ: ${counts.buckets.length - 1} bounds given, ${series.buckets.length - 1} here`);
+    }
+    addInto(series.requests, counts.requests);
+    addInto(series.errors, counts.errors);
+    addInto(series.buckets, counts.buckets);
+    series.sumSeconds += counts.sumSeconds;
+    series.count += counts.count;
+  }
+
   /** Every series seen so far. */
   *all(): IterableIterator<RequestSeries> {
     for (const versions of this.byService.values()) yield* versions.values();
@@ -104,6 +128,10 @@ export class RequestTally implements RequestObserver {
     }
     return series;
   }
+}
+
+function addInto(into: Float64Array, from: ArrayLike<number>): void {
+  for (let i = 0; i < into.length && i < from.length; i++) into[i]! += from[i]!;
 }
 
 const DURATION_NAME = 'switchyard_request_duration_seconds';

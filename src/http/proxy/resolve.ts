@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../../app/clock.js';
-import type { RoutingTable } from '../../app/routing-table.js';
+import type { ServiceView } from '../../app/routing-table.js';
 import type { Config, ServiceConfig } from '../../config/schema.js';
 import { assign, type AssignmentReason } from '../../core/assignment.js';
 import type { ErrorCode } from '../../core/errors.js';
@@ -39,6 +39,11 @@ export interface Refused {
   readonly service: string | null;
 }
 
+/** Where the resolver reads each service's rollout state and overrides: memory only, never the store. */
+export interface RouteViews {
+  view(service: string): ServiceView | undefined;
+}
+
 /** Decides where a request goes: match a service, read the sticky key, assign a version. */
 export class Resolver {
   private readonly matcher: RouteMatcher;
@@ -46,7 +51,7 @@ export class Resolver {
 
   constructor(
     services: Config['services'],
-    private readonly routing: RoutingTable,
+    private readonly routing: RouteViews,
     private readonly clock: Clock,
     private readonly newId: () => string,
     onEjection: (service: string, ejection: Ejection) => void,

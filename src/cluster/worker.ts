@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { systemClock } from '../app/clock.js';
+import type { ServiceView } from '../app/routing-table.js';
+import { WindowRecorder } from '../app/window-recorder.js';
+import { RequestTally } from '../metrics/request-tally.js';
+import { startProxyPlane } from '../proxy-plane.js';
+import { fromWire, type ToPrimary, type ToWorker } from './messages.js';
+
+/** How often a worker hands its counts to the primary; well under the flush interval, so the analysis is not delayed. */
+const BATCH_MS = 250;
+
+/**
+ * A proxy worker of `serve --workers N`: the request path only. It routes on
+ * the views the primary sends (the primary's routing table follows the store,
+ * so a change reaches workers as it reaches replicas), and every BATCH_MS it
+ * sends the primary what it counted. It never touches the store. Signals are
+ * the primary's business (a terminal's Ctrl-C reaches the whole group): a
+ * worker drains when the primary says so. If the primary is killed outright,
+ * node:cluster ends its workers at once.
+ */
+export function runWorker(send: (message: ToPrimary, sent?: () => void) => void, workerId: number): void {
+  const views = new Map<string, ServiceView>();
+  /** Set once the proxy listens; a drain asked for before that runs as soon as it does. */
+  let drain: (() => Promise<void>) | null = null;
+  let drainAsked = false;
+  let started = false;
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
+  process.on('message', (message: ToWorker) => {
+    switch (message.type) {
+      case 'view':
+        views.set(message.view.service, fromWire(message.view));
+        return;
+      case 'init':
+        if (started) return;
+        started = true;
+        for (const wire of message.views) views.set(wire.service, fromWire(wire));
+        void serve(message.config);
+        return;
+      case 'drain':
+        drainAsked = true;
+        if (drain !== null) void drain();
+        // Not serving yet: nothing is in flight.
+        else if (!started) process.exit(0);
+    }
+  });
+  send({ type: 'hello' });
+
+  async function serve(config: Extract<ToWorker, { type: 'init' }>['config']): Promise<void> {
+    const log = pino({ level: config.log.level, base: { app: 'switchyard', worker: workerId } });
+    const clock = systemClock;
+    const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock });
+    let tally = new RequestTally();
+    const proxy = await startProxyPlane(config, {
+      clock,
+      log,
+      newId: randomUUID,
+      views: { view: (service) => views.get(service) },
+      observer: {
+        observe(record) {
+          tally.observe(record);
+          recorder.observe(record);
+        },
+      },
+      onFallback: (service, from, to) => send({ type: 'fallback', service, from, to }),
+      onEjection: (service, e) => send({ type: 'ejection', service, version: e.version, target: e.target }),
+    });
+    const sendBatch = () => {
+      const series = [...tally.all()];
+      tally = new RequestTally();
+      const slices = recorder.drain();
+      if (series.length > 0 || slices.length > 0) send({ type: 'batch', slices, series });
+    };
+    const timer = setInterval(sendBatch, BATCH_MS);
+    let drained: Promise<void> | null = null;
+    drain = () =>
+      (drained ??= (async () => {
+        const { cut } = await proxy.drain();
+        clearInterval(timer);
+        await proxy.close();
+        sendBatch();
+        // Exit once the last batch is on the channel (messages are written in order).
+        await new Promise<void>((resolve) => send({ type: 'drained', cut }, resolve));
+        process.exit(0);
+      })());
+    send({ type: 'ready', proxyUrl: proxy.proxyUrl });
+    if (drainAsked) void drain();
+  }
+}

@@ -1,0 +1,51 @@
+import type { Clock } from './app/clock.js';
+import type { Logger } from './app/logger.js';
+import type { RequestObserver } from './app/request-observer.js';
+import type { Config } from './config/schema.js';
+import { listen } from './http/listen.js';
+import { Resolver, type RouteViews } from './http/proxy/resolve.js';
+import { createProxyServer } from './http/proxy/server.js';
+import type { Ejection } from './http/proxy/upstream-pool.js';
+
+export interface ProxyPlaneOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly newId: () => string;
+  readonly proxyPort?: number;
+  /** The routing state to decide on: the routing table itself, or a worker's mirror of it. */
+  readonly views: RouteViews;
+  /** Called on the request path for every finished request; never awaits. */
+  readonly observer: RequestObserver;
+  readonly onFallback: (service: string, from: string, to: string) => void;
+  readonly onEjection: (service: string, ejection: Ejection) => void;
+}
+
+/** The request path: the proxy server with its resolver and upstream pools, in memory only. */
+export interface ProxyPlane {
+  readonly proxyUrl: string;
+  /** See ProxyServer.drain. */
+  drain(): Promise<{ cut: number }>;
+  close(): Promise<void>;
+}
+
+export async function startProxyPlane(config: Config, o: ProxyPlaneOptions): Promise<ProxyPlane> {
+  const onEjection = (service: string, ejection: Ejection) => {
+    o.onEjection(service, ejection);
+    o.log.warn({ service, ...ejection }, 'target ejected after failing in a row');
+  };
+  const resolver = new Resolver(config.services, o.views, o.clock, o.newId, onEjection);
+  const proxy = createProxyServer(resolver, {
+    log: o.log,
+    observer: o.observer,
+    now: () => o.clock.now(),
+    accessLog: config.proxy.accessLog,
+    onFallback: o.onFallback,
+  });
+  proxy.server.keepAliveTimeout = config.proxy.keepAliveTimeout;
+  const proxyUrl = await listen(proxy.server, config.proxy.listen.host, o.proxyPort ?? config.proxy.listen.port);
+  return {
+    proxyUrl,
+    drain: () => proxy.drain(config.proxy.drainDelay, config.proxy.drainTimeout),
+    close: () => proxy.close(),
+  };
+}
