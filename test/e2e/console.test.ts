@@ -117,4 +117,40 @@ describe('web console', () => {
     await page.screenshot({ path: `${ARTIFACTS}/console.png`, fullPage: true, timeout: STEP_MS });
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it('sets a shadow with If-Match, shows it on the card and in the audit, and stops it', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    const writes: string[] = [];
+    page.on('request', (req) => {
+      if (req.url().endsWith('/shadow')) writes.push(`${req.method()} if-match ${req.headers()['if-match'] ?? 'none'}`);
+    });
+    const card = page.locator('article[data-service="fraud-scorer"]');
+    await expect.poll(() => card.locator('[data-field="shadow"]').textContent(), { timeout: STEP_MS }).toBe('none');
+    const revision = (await (await admin(gateway, 'GET', '/api/v1/services/fraud-scorer')).json()) as { revision: number };
+
+    // v2 was rolled back above: it may be watched in the dark.
+    await card.locator('[data-control="shadow-version"]').fill('v2');
+    await card.locator('[data-control="shadow-percent"]').fill('12.5');
+    await card.locator('[data-control="reason"]').fill('watch the fix in the dark');
+    await card.locator('[data-control="set-shadow"]').click();
+    await expect.poll(() => card.locator('[data-field="shadow"]').textContent(), { timeout: STEP_MS }).toMatch(/^v2 on 12\.5% of keys, since /);
+    const set = page.locator('#audit li[data-audit="shadow"]');
+    await expect.poll(() => set.count(), { timeout: STEP_MS }).toBe(1);
+    expect(await set.textContent()).toContain('watch the fix in the dark');
+
+    await card.locator('[data-control="reason"]').fill('');
+    await card.locator('[data-control="stop-shadow"]').click();
+    await expect.poll(() => card.locator('[data-field="shadow"]').textContent(), { timeout: STEP_MS }).toBe('none');
+    await expect.poll(() => page.locator('#audit li[data-audit="shadow-stop"]').count(), { timeout: STEP_MS }).toBe(1);
+    expect(writes).toEqual([`PUT if-match ${revision.revision}`, `DELETE if-match ${revision.revision + 1}`]);
+
+    // Stable cannot be shadowed: the gateway's refusal is shown, nothing changes.
+    await card.locator('[data-control="shadow-version"]').fill('v1');
+    await card.locator('[data-control="shadow-percent"]').fill('10');
+    await card.locator('[data-control="set-shadow"]').click();
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: STEP_MS }).toContain('shadowing stable compares it with itself');
+    expect(((await serviceState()) as { shadow?: unknown }).shadow).toBeNull();
+    expect(errors).toEqual([]);
+  }, 60_000);
 });

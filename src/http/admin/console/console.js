@@ -121,15 +121,16 @@ function confirmAction(title, text, reasonRequired) {
 
 const services = new Map(); // name -> { state, card, charts }
 
-async function command(service, action, body = {}) {
+/** A rollout command with If-Match; `label` names it in the status line (the shadow's PUT and DELETE share a path). */
+async function command(service, action, body = {}, method = 'POST', label = action) {
   const view = services.get(service);
   const headers = view?.state?.stale === false ? { 'if-match': String(view.state.revision) } : {};
   try {
-    const state = await api('POST', `/services/${encodeURIComponent(service)}/${action}`, body, headers);
-    showStatus(`${service}: ${action} applied (revision ${state.revision}, phase ${state.phase}, weight ${state.weight}%).`, 'info');
+    const state = await api(method, `/services/${encodeURIComponent(service)}/${action}`, body, headers);
+    showStatus(`${service}: ${label} applied (revision ${state.revision}, phase ${state.phase}, weight ${state.weight}%${state.shadow ? `, shadow ${state.shadow.version} on ${state.shadow.percent}%` : ''}).`, 'info');
   } catch (err) {
     const moved = err instanceof ApiError && err.status === 409 && err.code === 'SY_ERR_STALE_REVISION';
-    showStatus(`${service}: ${action} failed: ${err.message}${moved ? ' (refreshed; check the state and try again)' : ''}`);
+    showStatus(`${service}: ${label} failed: ${err.message}${moved ? ' (refreshed; check the state and try again)' : ''}`);
   }
   await refresh();
 }
@@ -176,6 +177,26 @@ function createCard(name) {
     }, 'danger'),
   );
 
+  // The shadow: a version that gets copies of live requests, its answers compared with stable's and never returned.
+  const shadowVersion = h('input', { type: 'text', class: 'shadow-version', maxlength: '63', placeholder: 'version', 'aria-label': `shadow version for ${name}`, 'data-control': 'shadow-version' });
+  const shadowPercent = h('input', { type: 'number', min: '0.01', max: '100', step: '0.01', placeholder: '% of keys', 'aria-label': `shadow percent for ${name}`, 'data-control': 'shadow-percent' });
+  const shadowControls = h(
+    'div',
+    { class: 'controls shadow-controls' },
+    h('span', { class: 'muted', text: 'shadow' }),
+    shadowVersion,
+    shadowPercent,
+    button('Set shadow', 'set-shadow', () => {
+      const version = shadowVersion.value.trim();
+      if (version === '') return showStatus(`${name}: name the version to shadow.`);
+      if (shadowPercent.value === '' || !shadowPercent.checkValidity() || Number(shadowPercent.value) <= 0) {
+        return showStatus(`${name}: the shadow percent must be more than 0 and at most 100, with at most two decimals.`);
+      }
+      void command(name, 'shadow', { version, percent: Number(shadowPercent.value), ...withReason(reason.value) }, 'PUT', 'set shadow');
+    }),
+    button('Stop shadow', 'stop-shadow', () => void command(name, 'shadow', withReason(reason.value), 'DELETE', 'stop shadow')),
+  );
+
   const charts = h('div', { class: 'charts' });
   const overrides = h('tbody', { 'data-field': 'overrides' });
   const card = h(
@@ -183,8 +204,10 @@ function createCard(name) {
     { class: 'card', 'data-service': name, 'aria-label': `service ${name}` },
     h('div', { class: 'card-head' }, h('h3', { text: name }), h('span', { class: 'phase', 'data-field': 'phase' }), h('span', { class: 'stale', 'data-field': 'stale', hidden: true })),
     h('dl', { class: 'facts' }, fact('stable', 'stable'), fact('candidate', 'candidate'), fact('weight', 'weight'), fact('step', 'step'), fact('strategy', 'strategy'), fact('revision', 'revision'), fact('updated', 'updatedAt')),
+    h('p', { class: 'shadow-line' }, h('span', { class: 'muted', text: 'shadow: ' }), h('span', { 'data-field': 'shadow' })),
     h('p', { class: 'verdict' }, h('span', { class: 'muted', text: 'last verdict: ' }), h('span', { class: 'result', 'data-field': 'verdict' }), h('span', { 'data-field': 'verdict-reason' })),
     controls,
+    shadowControls,
     charts,
     h('h3', { text: 'Overrides' }),
     h('table', {}, h('thead', {}, h('tr', {}, ...['key', 'version', 'reason', 'author', 'expires in'].map((t) => h('th', { text: t })))), overrides),
@@ -216,7 +239,10 @@ function renderState(view, state) {
   setField(card, 'stable', state.stable);
   setField(card, 'candidate', state.candidate ?? 'none');
   setField(card, 'weight', `${state.weight}%`);
-  setField(card, 'step', state.candidate ? `${state.step + 1} / ${state.steps.length}` : '–');
+  const onShadowStep = state.candidate && state.steps[state.step]?.shadow !== undefined;
+  setField(card, 'step', state.candidate ? `${state.step + 1} / ${state.steps.length}${onShadowStep ? ' (shadow)' : ''}` : '–');
+  const shadow = state.shadow;
+  setField(card, 'shadow', shadow ? `${shadow.version} on ${shadow.percent}% of keys, since ${ago(shadow.since)}` : 'none');
   setField(card, 'strategy', state.strategy);
   setField(card, 'revision', String(state.revision));
   setField(card, 'updatedAt', ago(state.updatedAt));
@@ -297,6 +323,9 @@ function describeChange(entry) {
     if (!before || before.weight !== after.weight) parts.push(before ? `weight ${before.weight}% → ${after.weight}%` : `weight ${after.weight}%`);
     if (!before || before.stable !== after.stable) parts.push(`stable ${after.stable}`);
     if (after.candidate && (!before || before.candidate !== after.candidate)) parts.push(`candidate ${after.candidate}`);
+    const [was, now] = [before?.shadow ?? null, after.shadow ?? null];
+    if (now && (!was || was.version !== now.version || was.percent !== now.percent)) parts.push(`shadow ${now.version} on ${now.percent}%`);
+    else if (was && !now) parts.push(`shadow ${was.version} stopped`);
     return parts.join(', ');
   }
   const o = after ?? before;
