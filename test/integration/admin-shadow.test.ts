@@ -156,6 +156,16 @@ describe.each(STORES)('shadow admin API on %s', (_name, storeYaml) => {
     expect(ending.body.errors).toEqual([{ field: 'steps', message: 'a weighted step must follow the shadow steps' }]);
   });
 
+  it("shows the shadow's verdict beside the live one, also when a figure is not finite", async () => {
+    const g = await start();
+    const drift = { flagged: true, rollback: false, reason: 'disagreement 12% > 5%', figures: { disagreement: 0.12, psi: Number.POSITIVE_INFINITY } };
+    const shadow = { version: 'v2', result: 'pass' as const, reason: 'errors and latency like stable', checks: [], figures: { pairs: 900, ratio: Number.NaN }, drift };
+    await g.store.putVerdict('fraud-scorer', { result: 'inconclusive', reason: 'no candidate traffic', at: Date.now() + 60_000, hold: false, checks: [], figures: {}, shadow });
+    const res = await call(g, 'GET', SERVICE);
+    expect(res.body.lastVerdict).toMatchObject({ result: 'inconclusive', shadow: { version: 'v2', result: 'pass', drift: { flagged: true, reason: 'disagreement 12% > 5%' } } });
+    expect(res.body.lastVerdict.shadow.figures.pairs).toBe(900);
+  });
+
   it('seeds a standing shadow from the config', async () => {
     const g = await start('    shadow: { version: v3, percent: 5 }');
     const res = await call(g, 'GET', SERVICE);

@@ -10,13 +10,27 @@ import type { Verdict } from '../../core/rollout-state.js';
 const number = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity']).transform(Number)]);
 const result = z.enum(['pass', 'fail', 'inconclusive']);
 
+const checks = z.array(z.object({ name: z.string(), value: number.nullable(), threshold: number, result, detail: z.string() }));
+const figures = z.record(z.string(), number);
+
+/** The shadow's verdict of the same round (rollout-state.ts ShadowVerdict). */
+const shadowSchema = z.object({
+  version: z.string(),
+  result,
+  reason: z.string(),
+  checks,
+  figures,
+  drift: z.object({ flagged: z.boolean(), rollback: z.boolean(), reason: z.string(), figures }).nullable(),
+});
+
 const verdictSchema = z.object({
   result,
   reason: z.string(),
   at: number,
   hold: z.boolean(),
-  checks: z.array(z.object({ name: z.string(), value: number.nullable(), threshold: number, result, detail: z.string() })),
-  figures: z.record(z.string(), number),
+  checks,
+  figures,
+  shadow: shadowSchema.nullish(),
 });
 
 export function encodeVerdict(verdict: Verdict): string {
