@@ -76,6 +76,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         recorder.observe(record);
       },
     },
+    shadowObserver: {
+      observeShadow(record) {
+        metrics.observeShadow(record);
+        recorder.observeShadow(record);
+      },
+      dropped: (service, version, why) => metrics.dropped(service, version, why),
+    },
     onFallback: (service, from, to) => metrics.onFallback(service, from, to),
     onEjection: (service, ejection) => metrics.onEjection(service, ejection.version, ejection.target),
     ...(options.proxyPort === undefined ? {} : { proxyPort: options.proxyPort }),

@@ -1,6 +1,6 @@
 import type { Clock } from './app/clock.js';
 import type { Logger } from './app/logger.js';
-import type { RequestObserver } from './app/request-observer.js';
+import type { RequestObserver, ShadowObserver } from './app/request-observer.js';
 import type { Config } from './config/schema.js';
 import { listen } from './http/listen.js';
 import { Resolver, type RouteViews } from './http/proxy/resolve.js';
@@ -16,6 +16,8 @@ export interface ProxyPlaneOptions {
   readonly views: RouteViews;
   /** Called on the request path for every finished request; never awaits. */
   readonly observer: RequestObserver;
+  /** Called when a mirrored pair has both answers, or a copy was dropped; never awaits. */
+  readonly shadowObserver: ShadowObserver;
   readonly onFallback: (service: string, from: string, to: string) => void;
   readonly onEjection: (service: string, ejection: Ejection) => void;
 }
@@ -37,6 +39,7 @@ export async function startProxyPlane(config: Config, o: ProxyPlaneOptions): Pro
   const proxy = createProxyServer(resolver, {
     log: o.log,
     observer: o.observer,
+    shadowObserver: o.shadowObserver,
     now: () => o.clock.now(),
     accessLog: config.proxy.accessLog,
     onFallback: o.onFallback,

@@ -2,7 +2,7 @@ import { Agent, createServer, type IncomingMessage, type Server, type ServerResp
 import type { AddressInfo } from 'node:net';
 import httpProxy from 'http-proxy';
 import { silentLogger } from '../../src/app/logger.js';
-import { ignoreRequests } from '../../src/app/request-observer.js';
+import { ignoreRequests, ignoreShadows } from '../../src/app/request-observer.js';
 import { createProxyServer } from '../../src/http/proxy/server.js';
 import { buildCore } from './build-core.js';
 import { answerStats } from './proc-stats.js';
@@ -21,7 +21,7 @@ async function build(spec: string): Promise<Server> {
   if (kind === 'core') {
     const { resolver } = await buildCore(backend);
     // The proxy core alone: metrics and analysis observe through a port, left out here.
-    return createProxyServer(resolver, { log: silentLogger, observer: ignoreRequests, onFallback: () => undefined, now: () => Date.now(), accessLog: false }).server;
+    return createProxyServer(resolver, { log: silentLogger, observer: ignoreRequests, shadowObserver: ignoreShadows, onFallback: () => undefined, now: () => Date.now(), accessLog: false }).server;
   }
   if (kind === 'undici') {
     const { resolver } = await buildCore(backend);

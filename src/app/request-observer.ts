@@ -1,3 +1,5 @@
+import type { PairResult } from '../core/shadow/comparison.js';
+
 /** How a proxied request ended, as the metrics and the analysis count it. */
 /** `guardrail`: the answer broke the service's prediction guardrail; the analysis counts it as an error. */
 export type Outcome = 'ok' | 'status' | 'timeout' | 'connect' | 'guardrail';
@@ -22,3 +24,34 @@ export interface RequestObserver {
 }
 
 export const ignoreRequests: RequestObserver = { observe: () => undefined };
+
+/** One side of a mirrored pair: the shadow's answer to the copy, or stable's answer to the client. */
+export interface ShadowSide {
+  readonly status: number;
+  readonly outcome: Outcome;
+  readonly latencyMs: number;
+}
+
+/** Why a copy for the shadow was not sent. */
+export type ShadowDrop = 'concurrency' | 'body';
+
+/** A mirrored request once both its answers are in (see src/http/proxy/shadow-copy.ts). */
+export interface ShadowRecord {
+  readonly service: string;
+  /** The shadow version. */
+  readonly version: string;
+  readonly key: string;
+  readonly shadow: ShadowSide;
+  /** Stable's answer to the same request, as the client got it. */
+  readonly base: ShadowSide;
+  /** The predictions compared, when a prediction field is configured and both answers had one. */
+  readonly pair: PairResult | null;
+}
+
+/** The shadow's share of the request path: local counters only, like RequestObserver. */
+export interface ShadowObserver {
+  observeShadow(record: ShadowRecord): void;
+  dropped(service: string, version: string, why: ShadowDrop): void;
+}
+
+export const ignoreShadows: ShadowObserver = { observeShadow: () => undefined, dropped: () => undefined };

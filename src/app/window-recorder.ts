@@ -1,7 +1,9 @@
-import { bucketStart, latencyKey, recordableLatencyMs, type WindowSlice } from '../core/analysis/window.js';
+import { bucketStart, latencyKey, mergeArms, recordableLatencyMs, type WindowSlice } from '../core/analysis/window.js';
 import { SwitchyardError } from '../core/errors.js';
+import { comparisonArm } from '../core/shadow/comparison.js';
+import { shadowBaseSeries, shadowCompareSeries, shadowSeries } from '../core/shadow/series.js';
 import type { Clock } from './clock.js';
-import type { RequestObserver, RequestRecord } from './request-observer.js';
+import type { RequestObserver, RequestRecord, ShadowObserver, ShadowRecord } from './request-observer.js';
 
 export interface WindowRecorderOptions {
   /** Width of the analysis buckets; the analysis loop reads with the same width. */
@@ -37,13 +39,15 @@ interface Accumulator {
  * keys, so the store's sum over replicas is an upper bound on the distinct
  * failing keys of a bucket (one user whose requests reach two replicas counts twice).
  */
-export class WindowRecorder implements RequestObserver {
+export class WindowRecorder implements RequestObserver, ShadowObserver {
   private readonly bucketMs: number;
   private readonly clock: Clock;
   /** Service -> version -> the accumulator of the bucket that version last saw traffic in. */
   private readonly open = new Map<string, Map<string, Accumulator>>();
   /** Buckets that ended between two drains, waiting for the next drain. */
   private closed: WindowSlice[] = [];
+  /** Shadow comparisons since the last drain, by `service|series|bucket`. */
+  private comparisons = new Map<string, WindowSlice>();
 
   constructor(options: WindowRecorderOptions) {
     if (!Number.isInteger(options.bucketMs) || options.bucketMs <= 0) {
@@ -82,6 +86,27 @@ export class WindowRecorder implements RequestObserver {
   }
 
   /**
+   * A mirrored pair: the shadow's answer and stable's answer to the same
+   * request as two series the detector compares like stable and a candidate,
+   * and the comparison of their predictions (research/canary-statistics.md §2.3).
+   */
+  observeShadow(record: ShadowRecord): void {
+    const { service, version, key } = record;
+    this.observe({ service, version: shadowSeries(version), key, ...record.shadow });
+    this.observe({ service, version: shadowBaseSeries(version), key, ...record.base });
+    if (record.pair === null) return;
+    const bucketMs = bucketStart(this.clock.now(), this.bucketMs);
+    const series = shadowCompareSeries(version);
+    const id = `${service}|${series}|${bucketMs}`;
+    const arm = comparisonArm(record.pair);
+    const held = this.comparisons.get(id);
+    this.comparisons.set(id, { service, version: series, bucketMs, arm: held === undefined ? arm : mergeArms(held.arm, arm) });
+  }
+
+  /** Dropped copies are counted by the metrics; the windows hold only pairs. */
+  dropped(): void {}
+
+  /**
    * Hands over everything counted since the last drain, the still open buckets
    * included: the store adds the parts up. Versions whose bucket has ended are
    * forgotten, so a version that stops receiving traffic holds no memory.
@@ -90,6 +115,8 @@ export class WindowRecorder implements RequestObserver {
     const current = bucketStart(this.clock.now(), this.bucketMs);
     const out = this.closed;
     this.closed = [];
+    out.push(...this.comparisons.values());
+    this.comparisons = new Map();
     for (const [service, versions] of this.open) {
       for (const [version, acc] of versions) {
         if (acc.requests > 0) out.push(this.takeSlice(service, version, acc));

@@ -4,6 +4,7 @@ import type { WindowSlice } from '../core/analysis/window.js';
 import type { Override } from '../core/override.js';
 import type { RolloutState } from '../core/rollout-state.js';
 import type { SeriesCounts } from '../metrics/request-tally.js';
+import type { ShadowCounts } from '../metrics/shadow-tally.js';
 
 /**
  * What the cluster's primary and its proxy workers say to each other over the
@@ -32,7 +33,7 @@ export type ToPrimary =
   /** The worker's proxy listens. */
   | { readonly type: 'ready'; readonly proxyUrl: string }
   /** What the worker counted since its last batch: analysis windows and request metrics. */
-  | { readonly type: 'batch'; readonly slices: readonly WindowSlice[]; readonly series: readonly SeriesCounts[] }
+  | { readonly type: 'batch'; readonly slices: readonly WindowSlice[]; readonly series: readonly SeriesCounts[]; readonly shadows: readonly ShadowCounts[] }
   | { readonly type: 'fallback'; readonly service: string; readonly from: string; readonly to: string }
   | { readonly type: 'ejection'; readonly service: string; readonly version: string; readonly target: string }
   /** Sent before the worker exits after a drain. */

@@ -87,7 +87,7 @@ export async function startCluster(config: Config, o: ClusterOptions): Promise<C
           return;
         case 'batch':
           inbox.push(...message.slices);
-          metrics.absorb(message.series);
+          metrics.absorb(message.series, message.shadows);
           return;
         case 'fallback':
           metrics.onFallback(message.service, message.from, message.to);

@@ -4,6 +4,7 @@ import { systemClock } from '../app/clock.js';
 import type { ServiceView } from '../app/routing-table.js';
 import { WindowRecorder } from '../app/window-recorder.js';
 import { RequestTally } from '../metrics/request-tally.js';
+import { ShadowTally } from '../metrics/shadow-tally.js';
 import { startProxyPlane } from '../proxy-plane.js';
 import { fromWire, type ToPrimary, type ToWorker } from './messages.js';
 
@@ -52,6 +53,7 @@ export function runWorker(send: (message: ToPrimary, sent?: () => void) => void,
     const clock = systemClock;
     const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock });
     let tally = new RequestTally();
+    let shadowTally = new ShadowTally();
     const proxy = await startProxyPlane(config, {
       clock,
       log,
@@ -63,14 +65,23 @@ export function runWorker(send: (message: ToPrimary, sent?: () => void) => void,
           recorder.observe(record);
         },
       },
+      shadowObserver: {
+        observeShadow(record) {
+          shadowTally.observeShadow(record);
+          recorder.observeShadow(record);
+        },
+        dropped: (service, version, why) => shadowTally.dropped(service, version, why),
+      },
       onFallback: (service, from, to) => send({ type: 'fallback', service, from, to }),
       onEjection: (service, e) => send({ type: 'ejection', service, version: e.version, target: e.target }),
     });
     const sendBatch = () => {
       const series = [...tally.all()];
+      const shadows = shadowTally.all();
       tally = new RequestTally();
+      shadowTally = new ShadowTally();
       const slices = recorder.drain();
-      if (series.length > 0 || slices.length > 0) send({ type: 'batch', slices, series });
+      if (series.length > 0 || shadows.length > 0 || slices.length > 0) send({ type: 'batch', slices, series, shadows });
     };
     const timer = setInterval(sendBatch, BATCH_MS);
     let drained: Promise<void> | null = null;

@@ -1,11 +1,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Clock } from '../app/clock.js';
-import type { RequestObserver, RequestRecord } from '../app/request-observer.js';
+import type { RequestObserver, RequestRecord, ShadowDrop, ShadowObserver, ShadowRecord } from '../app/request-observer.js';
 import type { ServiceView } from '../app/routing-table.js';
 import { isLive, type Override } from '../core/override.js';
 import { PHASES, type Verdict, type VerdictResult } from '../core/rollout-state.js';
 import { MAX_WEIGHT_BP } from '../core/weight.js';
 import { registerRequestMetrics, RequestTally, type SeriesCounts } from './request-tally.js';
+import { registerShadowMetrics, ShadowTally, type ShadowCounts } from './shadow-tally.js';
 import type { TransitionKind } from './transition-kind.js';
 
 export interface MetricsOptions {
@@ -28,11 +29,12 @@ const EVIDENCE_SUFFIX = 'Evidence';
  * this replica routes on. The analysis does not read these: it has its own
  * mergeable windows (DESIGN.md, "Metrics serve two readers").
  */
-export class Metrics implements RequestObserver {
+export class Metrics implements RequestObserver, ShadowObserver {
   readonly registry = new Registry();
   readonly contentType: string = this.registry.contentType;
 
   private readonly tally: RequestTally;
+  private readonly shadowTally = new ShadowTally();
   private readonly clock: Clock;
   /** Services whose per-service series were given their zeros. */
   private readonly known = new Set<string>();
@@ -59,6 +61,7 @@ export class Metrics implements RequestObserver {
     const registers = [this.registry];
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     registerRequestMetrics(this.registry, this.tally);
+    registerShadowMetrics(this.registry, this.shadowTally);
 
     this.fallbacks = new Counter({
       name: 'switchyard_fallbacks_total',
@@ -168,9 +171,20 @@ export class Metrics implements RequestObserver {
     this.tally.observe(record);
   }
 
-  /** Request counts a cluster worker gathered since its last batch. */
-  absorb(series: readonly SeriesCounts[]): void {
+  /** A mirrored pair, once both answers are in. */
+  observeShadow(record: ShadowRecord): void {
+    this.shadowTally.observeShadow(record);
+  }
+
+  /** A copy for the shadow that was not sent. */
+  dropped(service: string, version: string, why: ShadowDrop): void {
+    this.shadowTally.dropped(service, version, why);
+  }
+
+  /** Request and shadow counts a cluster worker gathered since its last batch. */
+  absorb(series: readonly SeriesCounts[], shadows: readonly ShadowCounts[]): void {
     for (const counts of series) this.tally.add(counts);
+    for (const counts of shadows) this.shadowTally.add(counts);
   }
 
   /** How many proxy worker processes are running (`serve --workers`). */

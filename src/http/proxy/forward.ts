@@ -1,17 +1,20 @@
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.js';
-import type { Outcome, RequestObserver } from '../../app/request-observer.js';
+import type { Outcome, RequestObserver, ShadowObserver } from '../../app/request-observer.js';
 import { violation } from '../../core/guardrail.js';
 import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER, withoutHopByHop } from './headers.js';
 import { ReplayBody } from './replay-body.js';
 import type { Routed } from './resolve.js';
 import { sendProblem } from './respond.js';
+import { ShadowCopy } from './shadow-copy.js';
 import type { Target, VersionPool } from './upstream-pool.js';
 
 export interface ForwardContext {
   readonly log: Logger;
   readonly observer: RequestObserver;
+  /** Where mirrored pairs and dropped copies are counted. */
+  readonly shadowObserver: ShadowObserver;
   /** A failed candidate request was sent to `to` (a version, or `fallback-response`). */
   readonly onFallback: (service: string, from: string, to: string) => void;
   readonly now: () => number;
@@ -38,6 +41,7 @@ export function forward(req: IncomingMessage, res: ServerResponse, routed: Route
 
 class Exchange {
   private readonly replay: ReplayBody | null;
+  private readonly shadow: ShadowCopy | null;
   private upstream: ClientRequest | null = null;
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = performance.now();
@@ -60,6 +64,7 @@ class Exchange {
     const mayRetry = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
     this.replay = mayRetry ? new ReplayBody(req, fallback.replayBodyBytes) : null;
     this.version = routed.pool.version;
+    this.shadow = routed.shadow === null ? null : new ShadowCopy(req, routed, routed.shadow, requestId, ctx.shadowObserver, ctx.now);
     // A client that goes away cancels the upstream request. The last attempt is counted here.
     res.on('close', () => {
       clearTimeout(this.timer);
@@ -114,6 +119,7 @@ class Exchange {
       this.retry(pool, 'status', status);
       return;
     }
+    this.shadow?.teeAnswer(upRes, status);
     const guard = this.routed.route.config.guardrail;
     if (guard !== undefined && status >= 200 && status < 300) {
       this.inspect(pool, upRes, status, guard);
@@ -257,6 +263,8 @@ class Exchange {
 
   private record(status: number, outcome: Outcome): void {
     const { route, key } = this.routed;
-    this.ctx.observer.observe({ service: route.name, version: this.version, key, status, outcome, latencyMs: performance.now() - this.attemptStartedAt });
+    const latencyMs = performance.now() - this.attemptStartedAt;
+    this.ctx.observer.observe({ service: route.name, version: this.version, key, status, outcome, latencyMs });
+    this.shadow?.liveDone({ status, outcome, latencyMs });
   }
 }

@@ -9,6 +9,8 @@ export class ReplayBody {
   private chunks: Buffer[] | null = [];
   private size = 0;
   private complete = false;
+  /** The body went over the cap (rather than the client going away). */
+  tooLarge = false;
   private waiters: Array<(body: Buffer | null) => void> = [];
 
   constructor(req: IncomingMessage, private readonly capBytes: number) {
@@ -17,6 +19,7 @@ export class ReplayBody {
       this.size += chunk.length;
       if (this.size > this.capBytes) {
         this.chunks = null;
+        this.tooLarge = true;
         this.settle();
         return;
       }

@@ -3,6 +3,7 @@ import type { Clock } from '../../app/clock.js';
 import type { ServiceView } from '../../app/routing-table.js';
 import type { Config, ServiceConfig } from '../../config/schema.js';
 import { assign, type AssignmentReason } from '../../core/assignment.js';
+import { inShadowSample } from '../../core/shadow/sample.js';
 import type { ErrorCode } from '../../core/errors.js';
 import { readCookie, REQUEST_ID_HEADER, singleHeader, VERSION_HEADER } from './headers.js';
 import { RouteMatcher } from './route-matcher.js';
@@ -17,6 +18,8 @@ export interface ServiceRoute {
   readonly config: ServiceConfig;
   readonly pools: ReadonlyMap<string, VersionPool>;
   readonly versionList: string;
+  /** Copies for this service's shadow in flight in this process (bounded by shadow.maxConcurrent). */
+  readonly shadowGate: { inFlight: number };
 }
 
 export interface Routed {
@@ -30,6 +33,8 @@ export interface Routed {
   readonly key: string;
   /** A Set-Cookie value when the user had no key and got a generated one. */
   readonly setCookie: string | null;
+  /** The shadow's pool when this request is one the shadow gets a copy of. */
+  readonly shadow: VersionPool | null;
 }
 
 export interface Refused {
@@ -59,7 +64,7 @@ export class Resolver {
     this.matcher = new RouteMatcher(services);
     for (const [name, config] of Object.entries(services)) {
       const pools = buildPools(config, (ejection) => onEjection(name, ejection));
-      this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', ') });
+      this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', '), shadowGate: { inFlight: 0 } });
     }
   }
 
@@ -110,6 +115,10 @@ export class Resolver {
       const detail = `rollout state of ${route.name} names version ${assignment.version}, which the config does not define`;
       return { ok: false, code: 'SY_ERR_UPSTREAM_CONNECT', detail, service: route.name };
     }
-    return { ok: true, route, pool, stable, reason: assignment.reason, key, setCookie };
+    // Only requests stable answers are mirrored (the comparison is with stable's answer), never ones pinned to a version.
+    const { shadow } = view.state;
+    const pinned = assignment.reason === 'header' || assignment.reason === 'override';
+    const mirrored = shadow !== null && pool === stable && !pinned && inShadowSample(shadow.salt, key, shadow.sampleBp);
+    return { ok: true, route, pool, stable, reason: assignment.reason, key, setCookie, shadow: mirrored ? (route.pools.get(shadow.version) ?? null) : null };
   }
 }

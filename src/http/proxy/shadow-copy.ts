@@ -1,0 +1,136 @@
+import { request, type IncomingMessage } from 'node:http';
+import type { Outcome, ShadowObserver, ShadowSide } from '../../app/request-observer.js';
+import { comparePair, type PairResult } from '../../core/shadow/comparison.js';
+import { readPrediction } from '../../core/shadow/prediction.js';
+import { upstreamHeaders } from './headers.js';
+import { ReplayBody } from './replay-body.js';
+import type { Routed } from './resolve.js';
+import type { VersionPool } from './upstream-pool.js';
+
+/** Sent with every copy, so a model server can tell a shadow request from a live one (and skip side effects). */
+export const SHADOW_HEADER = 'x-switchyard-shadow';
+
+type ShadowConfig = Routed['route']['config']['shadow'];
+
+/**
+ * A copy of one live request for the service's shadow version. The client's
+ * request goes on exactly as without it: the body is kept aside while it
+ * streams (up to `shadow.maxBodyBytes`), the copy leaves once the client sent
+ * it all, alongside stable's work, and its answer is read with its own timeout
+ * and never reaches the client. When both answers are in, the pair is handed
+ * to the observer; with a prediction field configured, stable's answer is kept
+ * as it streams to the client (up to the same cap) and the two predictions are
+ * compared. A copy over the concurrency bound is dropped and counted, never
+ * queued.
+ */
+export class ShadowCopy {
+  private readonly config: ShadowConfig;
+  private base: ShadowSide | null = null;
+  private baseBody: Buffer[] | null = null;
+  private shadow: ShadowSide | null = null;
+  private shadowBody: Buffer | null = null;
+  /** No record will be made: the copy was dropped or the client went away before sending its body. */
+  private abandoned = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly routed: Routed,
+    private readonly pool: VersionPool,
+    private readonly requestId: string,
+    private readonly observer: ShadowObserver,
+    private readonly now: () => number,
+  ) {
+    this.config = routed.route.config.shadow;
+    const kept = new ReplayBody(req, this.config.maxBodyBytes);
+    kept.whenComplete((body) => {
+      if (body !== null) this.send(body);
+      else if (kept.tooLarge) this.drop('body');
+      else this.abandoned = true;
+    });
+  }
+
+  /** Stable's answer as it streams to the client: kept (up to the cap) when predictions are compared. */
+  teeAnswer(upRes: IncomingMessage, status: number): void {
+    if (this.config.prediction === null || status < 200 || status >= 300) return;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    this.baseBody = chunks;
+    upRes.on('data', (chunk: Buffer) => {
+      if (this.baseBody === null) return;
+      size += chunk.length;
+      if (size > this.config.maxBodyBytes) this.baseBody = null;
+      else chunks.push(chunk);
+    });
+  }
+
+  /** The client's request ended (answered, failed or abandoned by the client). */
+  liveDone(side: ShadowSide): void {
+    this.base = side;
+    this.settle();
+  }
+
+  private drop(why: 'concurrency' | 'body'): void {
+    this.abandoned = true;
+    this.observer.dropped(this.routed.route.name, this.pool.version, why);
+  }
+
+  private send(body: Buffer): void {
+    const gate = this.routed.route.shadowGate;
+    if (gate.inFlight >= this.config.maxConcurrent) {
+      this.drop('concurrency');
+      return;
+    }
+    gate.inFlight++;
+    const startedAt = performance.now();
+    const target = this.pool.pick(this.now());
+    const headers = upstreamHeaders(this.req, target, this.pool.version, this.requestId, false);
+    headers[SHADOW_HEADER] = '1';
+    headers['content-length'] = body.length;
+    let settled = false;
+    const finish = (outcome: Outcome, status: number, answer: Buffer | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      gate.inFlight--;
+      this.shadow = { status, outcome, latencyMs: performance.now() - startedAt };
+      this.shadowBody = answer;
+      this.settle();
+    };
+    const upstream = request({ host: target.hostname, port: target.port, method: this.req.method, path: this.req.url, agent: target.agent, headers });
+    const timer = setTimeout(() => {
+      finish('timeout', 504, null);
+      upstream.destroy();
+    }, this.config.timeoutMs);
+    upstream.on('response', (res) => {
+      const status = res.statusCode ?? 502;
+      const outcome: Outcome = status >= 500 ? 'status' : 'ok';
+      const keep = this.config.prediction !== null && status >= 200 && status < 300;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (keep && size <= this.config.maxBodyBytes) chunks.push(chunk);
+      });
+      res.on('end', () => finish(outcome, status, keep && size <= this.config.maxBodyBytes ? Buffer.concat(chunks) : null));
+      res.on('error', () => finish('connect', 502, null));
+    });
+    upstream.on('error', () => finish('connect', 502, null));
+    upstream.end(body);
+  }
+
+  private settle(): void {
+    if (this.abandoned || this.base === null || this.shadow === null) return;
+    const { route, key } = this.routed;
+    this.observer.observeShadow({ service: route.name, version: this.pool.version, key, shadow: this.shadow, base: this.base, pair: this.pair() });
+    this.abandoned = true;
+  }
+
+  private pair(): PairResult | null {
+    const rule = this.config.prediction;
+    if (rule === null || this.baseBody === null || this.shadowBody === null) return null;
+    const stable = readPrediction(Buffer.concat(this.baseBody).toString('utf8'), rule);
+    const shadow = readPrediction(this.shadowBody.toString('utf8'), rule);
+    if (stable === null || shadow === null) return null;
+    return comparePair(stable, shadow, rule.kind, this.config.drift.scoreTolerance);
+  }
+}
