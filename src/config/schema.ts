@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig } from '../core/analysis/config.js';
 import { parseFieldPath } from '../core/guardrail.js';
+import { DEFAULT_DRIFT_CONFIG, type DriftConfig } from '../core/shadow/drift-config.js';
 import { isShadowStep, STRATEGIES, type Step } from '../core/rollout-state.js';
 import { isValidPercent, percentToBp } from '../core/weight.js';
 import { parseDuration } from './duration.js';
@@ -124,46 +125,27 @@ const guardrail = z
   }, { when: () => true })
   .transform((g) => ({ rule: { path: g.field.path, field: g.field.text, min: g.min, max: g.max }, action: g.action, maxBodyBytes: g.maxBodyBytes }));
 
-/** A share written `5%`, or a fraction 0..1. */
-const ratio = z.union([z.number(), z.string()]).transform((value, ctx) => {
+/** A rate written `5%` or `0.05`, strictly between 0 and 100 %. */
+const rate = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*%$/.exec(value.trim()) : null;
   const fraction = typeof value === 'number' ? value : match === null ? Number.NaN : Number(match[1]) / 100;
-  if (!Number.isFinite(fraction) || fraction < 0 || fraction > 1) {
-    ctx.addIssue({ code: 'custom', message: `not a share like 5% or 0.05, within 0..100% (got ${JSON.stringify(value)})` });
+  if (!Number.isFinite(fraction) || fraction <= 0 || fraction >= 1) {
+    ctx.addIssue({ code: 'custom', message: `not a rate like 5% or 0.05, more than 0% and less than 100% (got ${JSON.stringify(value)})` });
     return z.NEVER;
   }
   return fraction;
 });
 
-/**
- * How prediction drift of a shadow is judged (research/canary-statistics.md §2.3).
- * The shape of DriftConfig, which src/core/shadow/drift.ts is to export; until it
- * does, the parsed config is typed here.
- */
-export interface ShadowDriftConfig {
-  /** False-alarm budget of the sequential drift test. */
-  readonly alpha: number;
-  /** Tolerated paired disagreement rate, 0..1. */
-  readonly maxDisagreement: number;
-  /** |Δ score| above this counts as disagreeing. */
-  readonly scoreTolerance: number;
-  /** PSI above this (past its noise floor) counts as drift. */
-  readonly psiTolerance: number;
-  /** flag: report only; hold: a shadow step does not advance; rollback: roll the candidate back. */
-  readonly action: 'flag' | 'hold' | 'rollback';
-}
-
-const SHADOW_DRIFT_ALPHA = 0.01;
-
+/** How a shadow's prediction drift is judged: DriftConfig (src/core/shadow/drift-config.ts) field by field, α fixed. */
 const drift = z
   .strictObject({
-    maxDisagreement: ratio.prefault('5%'),
-    scoreTolerance: z.number().min(0, { message: 'must be at least 0' }).default(0.05),
-    psiTolerance: z.number().positive({ message: 'must be more than 0' }).default(0.25),
-    action: z.enum(['flag', 'hold', 'rollback']).default('hold'),
+    maxDisagreement: rate.prefault('5%'),
+    scoreTolerance: z.number().min(0, { message: 'must be at least 0' }).default(DEFAULT_DRIFT_CONFIG.scoreTolerance),
+    psiTolerance: z.number().positive({ message: 'must be more than 0' }).default(DEFAULT_DRIFT_CONFIG.psiTolerance),
+    action: z.enum(['flag', 'hold', 'rollback'], { message: 'must be flag, hold or rollback' }).default(DEFAULT_DRIFT_CONFIG.action),
   })
   .prefault({})
-  .transform((d): ShadowDriftConfig => ({ alpha: SHADOW_DRIFT_ALPHA, ...d }));
+  .transform((d): DriftConfig => ({ alpha: DEFAULT_DRIFT_CONFIG.alpha, ...d }));
 
 /** `label` or `score` read at a field path of both answers, to compare a shadow's predictions with stable's. */
 const prediction = z.strictObject({

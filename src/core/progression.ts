@@ -1,5 +1,6 @@
 import { isReleaseWindowOpen, type ReleaseWindowPolicy } from './release-window.js';
 import { isActive, isShadowStep, type RolloutState, type ShadowVerdict, type Verdict, type VerdictResult } from './rollout-state.js';
+import type { DriftAction } from './shadow/drift-config.js';
 import type { RolloutCommand } from './transition.js';
 
 export interface ProgressionLimits {
@@ -7,6 +8,12 @@ export interface ProgressionLimits {
   readonly maxInconclusive: number;
   /** The service's release windows: outside them a passing step waits instead of advancing. */
   readonly releaseWindows?: ReleaseWindowPolicy | null | undefined;
+  /**
+   * The service's `shadow.drift.action`: with `flag`, flagged drift is only
+   * reported and a shadow step advances on its pass; otherwise (the default,
+   * `hold`) it holds. A rollback is the drift judge's own call (`drift.rollback`).
+   */
+  readonly driftAction?: DriftAction | undefined;
 }
 
 export interface Progression {
@@ -38,11 +45,11 @@ export function decisiveResult(state: RolloutState, verdict: Verdict): VerdictRe
 
 /**
  * Why a rollout on a shadow step is held although its shadow passed: prediction
- * drift flagged with the `hold` (or `flag`) action. Null when nothing holds it.
- * A human decides: set a weight, promote, roll back, or stop the shadow.
+ * drift flagged, unless the action is `flag` (report only). Null when nothing
+ * holds it. A human decides: set a weight, promote, roll back, or stop the shadow.
  */
-export function shadowHoldReason(state: RolloutState, verdict: Verdict): string | null {
-  if (!onShadowStep(state)) return null;
+export function shadowHoldReason(state: RolloutState, verdict: Verdict, driftAction: DriftAction = 'hold'): string | null {
+  if (!onShadowStep(state) || driftAction === 'flag') return null;
   const drift = candidateShadowVerdict(state, verdict)?.drift ?? null;
   if (drift === null || !drift.flagged || drift.rollback) return null;
   return `analysis: shadow ${state.candidate ?? '?'} held on step ${state.stepIndex + 1}: its predictions drift from stable's (${drift.reason}); a human decides`;
@@ -58,8 +65,9 @@ export function shadowHoldReason(state: RolloutState, verdict: Verdict): string 
  *
  * On a shadow step the candidate answers no client, so the shadow's verdict
  * decides: its fail, or prediction drift with the rollback action, rolls back;
- * drift flagged otherwise holds (see shadowHoldReason); its pass advances after
- * the bake time. Outside shadow steps a shadow never moves the rollout.
+ * drift flagged otherwise holds unless the action is `flag` (shadowHoldReason);
+ * its pass advances after the bake time. Outside shadow steps a shadow never
+ * moves the rollout.
  */
 export function decideProgression(
   state: RolloutState,
@@ -78,7 +86,7 @@ export function decideProgression(
     return { command: { type: 'rollback' }, reason: `analysis: shadow ${shadow.version} predictions drift from stable's: ${shadow.drift.reason}` };
   }
   if (state.phase !== 'progressing' || verdict.hold || state.strategy !== 'canary') return null;
-  if (shadowHoldReason(state, verdict) !== null) return null;
+  if (shadowHoldReason(state, verdict, limits.driftAction) !== null) return null;
   const step = state.steps[state.stepIndex];
   const baked = step === undefined || now - (state.stepStartedAt ?? now) >= step.bakeMs;
   if (!baked) return null;

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ANALYSIS_CONFIG } from '../../src/core/analysis/config.js';
+import { DEFAULT_DRIFT_CONFIG, validateDriftConfig } from '../../src/core/shadow/drift-config.js';
 import { describe, expect, test } from 'vitest';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -373,7 +374,9 @@ describe('shadow', () => {
     ['a fractional concurrency', '{ maxConcurrent: 2.5 }', 'services.fraud-scorer.shadow.maxConcurrent: must be a whole number'],
     ['a field that is not a path', '{ prediction: { field: "a..b", kind: label } }', 'services.fraud-scorer.shadow.prediction.field: not a field path like label or predictions[0].score (got "a..b")'],
     ['an unknown prediction kind', '{ prediction: { field: label, kind: class } }', 'services.fraud-scorer.shadow.prediction.kind: must be label or score'],
-    ['a disagreement that is not a share', '{ drift: { maxDisagreement: 5 } }', 'services.fraud-scorer.shadow.drift.maxDisagreement: not a share like 5% or 0.05, within 0..100% (got 5)'],
+    ['a disagreement that is not a rate', '{ drift: { maxDisagreement: 5 } }', 'services.fraud-scorer.shadow.drift.maxDisagreement: not a rate like 5% or 0.05, more than 0% and less than 100% (got 5)'],
+    ['a disagreement of 0%', '{ drift: { maxDisagreement: 0% } }', 'services.fraud-scorer.shadow.drift.maxDisagreement: not a rate like 5% or 0.05, more than 0% and less than 100% (got "0%")'],
+    ['an unknown drift action', '{ drift: { action: stop } }', 'services.fraud-scorer.shadow.drift.action: must be flag, hold or rollback'],
     ['a negative score tolerance', '{ drift: { scoreTolerance: -0.1 } }', 'services.fraud-scorer.shadow.drift.scoreTolerance: must be at least 0'],
     ['a zero PSI tolerance', '{ drift: { psiTolerance: 0 } }', 'services.fraud-scorer.shadow.drift.psiTolerance: must be more than 0'],
     ['an unknown field', '{ mirror: true }', 'services.fraud-scorer.shadow: Unrecognized key: "mirror"'],
@@ -381,9 +384,10 @@ describe('shadow', () => {
     expect(problems(withShadow(shadow))).toEqual([problem]);
   });
 
-  test('an unknown drift action is refused naming the field', () => {
-    const [problem] = problems(withShadow('{ drift: { action: stop } }'));
-    expect(problem?.startsWith('services.fraud-scorer.shadow.drift.action: ')).toBe(true);
+  test('the drift section parses to the DriftConfig the drift judge takes, defaults included', () => {
+    const shadow = parseConfig(withShadow('{ drift: { action: flag } }'), {}).services['fraud-scorer']?.shadow;
+    expect(shadow?.drift).toEqual({ ...DEFAULT_DRIFT_CONFIG, action: 'flag' });
+    expect(validateDriftConfig(shadow!.drift)).toEqual([]);
   });
 
   test.each<readonly [string, string, string]>([

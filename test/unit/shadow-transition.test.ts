@@ -226,6 +226,13 @@ describe('progression on a shadow step', () => {
     expect(shadowHoldReason(started(), verdict(shadowVerdict('pass')))).toBeNull();
   });
 
+  test('with the flag action, flagged drift is only reported: a passing shadow step advances', () => {
+    const v = verdict(shadowVerdict('pass', drift(true, false)));
+    expect(shadowHoldReason(started(), v, 'flag')).toBeNull();
+    expect(decideProgression(started(), v, 0, BAKED, { ...LIMITS, driftAction: 'flag' })?.command).toEqual({ type: 'advance' });
+    expect(decideProgression(started(), v, 0, BAKED, { ...LIMITS, driftAction: 'hold' })).toBeNull();
+  });
+
   test('no shadow verdict, or another version\'s, is inconclusive, never a pass', () => {
     for (const v of [verdict(), verdict(null), verdict(shadowVerdict('pass', null, 'v3'))]) {
       expect(decisiveResult(started(), v)).toBe('inconclusive');
