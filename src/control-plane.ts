@@ -88,7 +88,12 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
     maxInconclusive: a.maxInconclusive,
     enabledFor: (service) => catalog.get(service).analysis.enabled,
     configFor: (service) => catalog.get(service).analysis.config,
+    comparisonFor: (service) => {
+      const { prediction, drift } = catalog.get(service).shadow;
+      return { kind: prediction?.kind ?? null, drift };
+    },
     onVerdict: (service, verdict) => metrics.onVerdict(service, verdict),
+    onShadowVerdict: (service, verdict) => metrics.onShadowVerdict(service, verdict),
     onLeader: (leader) => metrics.onLeader(leader),
   });
   const admin = createAdminServer({

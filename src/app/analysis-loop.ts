@@ -1,11 +1,14 @@
-import { analyseFrom, type AnalysisCheckpoint, type AnalysisConfig } from '../core/analysis/detector.js';
-import { bucketStart, EMPTY_ARM, mergeArms, type ArmWindow, type WindowSlice } from '../core/analysis/window.js';
-import { decideProgression } from '../core/progression.js';
-import { isActive, type RolloutState, type Verdict } from '../core/rollout-state.js';
+import { analyseFrom, type AnalysisConfig } from '../core/analysis/detector.js';
+import { decideProgression, decisiveResult } from '../core/progression.js';
+import { isActive, type ShadowVerdict, type Verdict } from '../core/rollout-state.js';
+import type { DriftConfig } from '../core/shadow/drift.js';
+import type { PredictionKind } from '../core/shadow/prediction.js';
 import type { ServiceCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { RolloutCommands } from './commands.js';
 import type { Logger } from './logger.js';
+import { SettledWindows } from './settled-windows.js';
+import { ShadowJudge } from './shadow-judge.js';
 import type { Store } from './store.js';
 
 export interface AnalysisLoopOptions {
@@ -26,19 +29,11 @@ export interface AnalysisLoopOptions {
   readonly maxInconclusive: number;
   readonly enabledFor: (service: string) => boolean;
   readonly configFor: (service: string) => AnalysisConfig;
+  /** The service's shadow prediction comparison (null kind: none configured) and drift policy; default none. */
+  readonly comparisonFor?: (service: string) => { readonly kind: PredictionKind | null; readonly drift: DriftConfig };
   readonly onVerdict?: (service: string, verdict: Verdict) => void;
+  readonly onShadowVerdict?: (service: string, verdict: ShadowVerdict) => void;
   readonly onLeader?: (leader: boolean) => void;
-}
-
-/** Complete buckets of one rollout read so far; buckets never change once settled. */
-interface RolloutWindows {
-  readonly rolloutKey: string;
-  readonly baseline: ArmWindow;
-  readonly buckets: Array<{ bucketMs: number; stable: ArmWindow; candidate: ArmWindow }>;
-  readUpToMs: number;
-  inconclusiveInARow: number;
-  /** The detector's evidence over the buckets judged so far, so a round folds only new buckets. */
-  checkpoint: AnalysisCheckpoint | null;
 }
 
 const LEASE = 'analysis';
@@ -46,15 +41,21 @@ const LEASE = 'analysis';
 /**
  * The analysis loop: on the replica that holds the lease, every interval, for
  * each active rollout: load (new settled windows), decide (pure detector and
- * progression), write (one command through RolloutCommands), then effects.
+ * progression), write (one command through RolloutCommands), then effects. A
+ * service's shadow is judged in the same round (see ShadowJudge), with or
+ * without a rollout; on a shadow step its verdict decides the progression.
  */
 export class AnalysisLoop {
-  private readonly windows = new Map<string, RolloutWindows>();
+  private readonly live: SettledWindows;
+  private readonly shadows: ShadowJudge;
   private timer: NodeJS.Timeout | undefined;
   private leader = false;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(private readonly o: AnalysisLoopOptions) {}
+  constructor(private readonly o: AnalysisLoopOptions) {
+    this.live = new SettledWindows(o);
+    this.shadows = new ShadowJudge(o);
+  }
 
   start(): void {
     // A round slower than the interval makes the next one wait, never pile up.
@@ -91,16 +92,26 @@ export class AnalysisLoop {
 
   private async judge(service: string): Promise<void> {
     const state = await this.o.store.getState(service);
-    if (state === null || !isActive(state) || state.candidate === null || state.startedAt === null) {
-      this.windows.delete(service);
+    if (state === null) {
+      this.live.forget(service);
       return;
     }
     const now = this.o.clock.now();
-    const windows = await this.load(service, state, state.candidate, now);
+    const shadow = await this.shadows.judge(service, state, now);
+    if (!isActive(state) || state.candidate === null || state.startedAt === null) {
+      this.live.forget(service);
+      if (shadow === null) return;
+      await this.o.store.putVerdict(service, shadowOnlyVerdict(shadow, now));
+      this.o.onShadowVerdict?.(service, shadow);
+      return;
+    }
+    const series = { baseline: state.stable, stable: state.stable, candidate: state.candidate };
+    const windows = await this.live.load(service, series, `${state.candidate}@${state.startedAt}`, state.startedAt, now);
     const input = { now, weightBp: state.weightBp, weightSinceMs: state.weightSince ?? state.startedAt, baseline: windows.baseline, buckets: windows.buckets };
-    const { verdict, checkpoint } = analyseFrom(input, this.o.configFor(service), windows.checkpoint);
-    windows.checkpoint = checkpoint;
-    windows.inconclusiveInARow = verdict.result === 'inconclusive' ? windows.inconclusiveInARow + 1 : 0;
+    const judged = analyseFrom(input, this.o.configFor(service), windows.checkpoint);
+    windows.checkpoint = judged.checkpoint;
+    const verdict: Verdict = shadow === null ? judged.verdict : { ...judged.verdict, shadow };
+    windows.inconclusiveInARow = decisiveResult(state, verdict) === 'inconclusive' ? windows.inconclusiveInARow + 1 : 0;
     await this.o.store.putVerdict(service, verdict);
     const limits = { maxInconclusive: this.o.maxInconclusive, releaseWindows: this.o.catalog.get(service).releaseWindows };
     const next = decideProgression(state, verdict, windows.inconclusiveInARow, now, limits);
@@ -109,40 +120,12 @@ export class AnalysisLoop {
       this.o.log.info({ service, action: next.command.type, reason: next.reason }, 'analysis moved the rollout');
     }
     this.o.onVerdict?.(service, verdict);
-  }
-
-  /** Reads only the buckets that settled since the last round of this rollout. */
-  private async load(service: string, state: RolloutState, candidate: string, now: number): Promise<RolloutWindows> {
-    const { bucketMs } = this.o;
-    const startedAt = state.startedAt ?? now;
-    const rolloutKey = `${candidate}@${startedAt}`;
-    let windows = this.windows.get(service);
-    if (windows === undefined || windows.rolloutKey !== rolloutKey) {
-      const first = bucketStart(startedAt, bucketMs);
-      const before = await this.o.store.readWindows(service, first - this.o.baselineMs, first, bucketMs);
-      const baseline = before.filter((s) => s.version === state.stable).reduce((acc, s) => mergeArms(acc, s.arm), EMPTY_ARM);
-      windows = { rolloutKey, baseline, buckets: [], readUpToMs: first, inconclusiveInARow: 0, checkpoint: null };
-      this.windows.set(service, windows);
-    }
-    const settled = bucketStart(now - this.o.settleMs, bucketMs);
-    if (settled > windows.readUpToMs) {
-      const slices = await this.o.store.readWindows(service, windows.readUpToMs, settled, bucketMs);
-      windows.buckets.push(...pairByBucket(slices, state.stable, candidate, windows.readUpToMs, settled, bucketMs));
-      windows.readUpToMs = settled;
-    }
-    return windows;
+    if (shadow !== null) this.o.onShadowVerdict?.(service, shadow);
   }
 }
 
-/** One entry per bucket in [from, to), empty windows where no traffic came. */
-function pairByBucket(slices: readonly WindowSlice[], stable: string, candidate: string, fromMs: number, toMs: number, widthMs: number) {
-  const byBucket = new Map<number, { bucketMs: number; stable: ArmWindow; candidate: ArmWindow }>();
-  for (let b = fromMs; b < toMs; b += widthMs) byBucket.set(b, { bucketMs: b, stable: EMPTY_ARM, candidate: EMPTY_ARM });
-  for (const slice of slices) {
-    const pair = byBucket.get(slice.bucketMs);
-    if (pair === undefined) continue;
-    if (slice.version === stable) pair.stable = mergeArms(pair.stable, slice.arm);
-    else if (slice.version === candidate) pair.candidate = mergeArms(pair.candidate, slice.arm);
-  }
-  return [...byBucket.values()];
+/** The verdict stored while only a shadow runs: no rollout to judge, the shadow's judgement beside it. */
+function shadowOnlyVerdict(shadow: ShadowVerdict, now: number): Verdict {
+  const drift = shadow.drift === null ? '' : `; drift: ${shadow.drift.reason}`;
+  return { result: 'inconclusive', reason: `no rollout in progress; shadow ${shadow.version}: ${shadow.reason}${drift}`, at: now, hold: false, checks: [], figures: {}, shadow };
 }

@@ -3,7 +3,7 @@ import type { Clock } from '../app/clock.js';
 import type { RequestObserver, RequestRecord, ShadowDrop, ShadowObserver, ShadowRecord } from '../app/request-observer.js';
 import type { ServiceView } from '../app/routing-table.js';
 import { isLive, type Override } from '../core/override.js';
-import { PHASES, type Verdict, type VerdictResult } from '../core/rollout-state.js';
+import { PHASES, type ShadowVerdict, type Verdict, type VerdictResult } from '../core/rollout-state.js';
 import { MAX_WEIGHT_BP } from '../core/weight.js';
 import { registerRequestMetrics, RequestTally, type SeriesCounts } from './request-tally.js';
 import { registerShadowMetrics, ShadowTally, type ShadowCounts } from './shadow-tally.js';
@@ -54,6 +54,9 @@ export class Metrics implements RequestObserver, ShadowObserver {
   private readonly evidence: Gauge<'service' | 'test'>;
   private readonly leader: Gauge;
   private readonly workers: Gauge;
+  private readonly shadowVerdicts: Counter<'service' | 'version' | 'result'>;
+  private readonly shadowDrift: Gauge<'service' | 'version'>;
+  private readonly shadowDisagreement: Gauge<'service' | 'version'>;
 
   constructor(options: MetricsOptions) {
     this.clock = options.clock;
@@ -164,6 +167,24 @@ export class Metrics implements RequestObserver, ShadowObserver {
       registers,
     });
     this.workers.set(1);
+    this.shadowVerdicts = new Counter({
+      name: 'switchyard_shadow_verdicts_total',
+      help: "Verdicts of the analysis on a shadow (the detector on the shadow's answers against stable's to the same requests), by result.",
+      labelNames: ['service', 'version', 'result'] as const,
+      registers,
+    });
+    this.shadowDrift = new Gauge({
+      name: 'switchyard_shadow_drift_flagged',
+      help: "Whether the shadow's predictions drift from stable's beyond the configured tolerance (1) or not (0), by the last verdict.",
+      labelNames: ['service', 'version'] as const,
+      registers,
+    });
+    this.shadowDisagreement = new Gauge({
+      name: 'switchyard_shadow_disagreement_ratio',
+      help: "Share of compared pairs where the shadow's prediction disagreed with stable's since the shadow started, by the last verdict.",
+      labelNames: ['service', 'version'] as const,
+      registers,
+    });
   }
 
   /** The request path (RequestObserver): counts into plain arrays, never awaits. */
@@ -250,6 +271,16 @@ export class Metrics implements RequestObserver, ShadowObserver {
     // A test the last verdict did not report has no current evidence.
     for (const test of this.evidenceTests.get(service) ?? []) if (!tests.has(test)) this.evidence.remove({ service, test });
     this.evidenceTests.set(service, tests);
+  }
+
+  /** A verdict of the analysis on a service's shadow. */
+  onShadowVerdict(service: string, verdict: ShadowVerdict): void {
+    const labels = { service, version: verdict.version };
+    this.shadowVerdicts.inc({ ...labels, result: verdict.result });
+    if (verdict.drift === null) return;
+    this.shadowDrift.set(labels, verdict.drift.flagged ? 1 : 0);
+    const rate = verdict.drift.figures.disagreementRate;
+    if (rate !== undefined) this.shadowDisagreement.set(labels, rate);
   }
 
   /** This replica took (true) or lost (false) the analysis lease. */

@@ -101,6 +101,51 @@ describe('analysis loop with real HTTP backends', () => {
   });
 });
 
+describe('analysis of a shadow step', () => {
+  const SHADOW_FIRST = '[ { shadow: 100, bake: 1s }, { weight: 50, bake: 1s } ]';
+
+  it('judges the candidate in the dark on mirrored traffic, then gives it live traffic', async () => {
+    const [v1, v2] = await backends();
+    const gateway = await gatewayFor(v1, v2, '', SHADOW_FIRST);
+    const load = traffic(gateway);
+    cleanup.push(() => load.stop().then(() => undefined));
+    await admin(gateway, 'POST', `/api/v1/services/${SERVICE}/rollout`, { candidate: 'v2' });
+    expect(gateway.routing.view(SERVICE)?.state).toMatchObject({ weightBp: 0, shadow: { version: 'v2', sampleBp: 10000 } });
+    const started = Date.now();
+
+    await expect.poll(() => gateway.routing.view(SERVICE)?.state.stepIndex, { timeout: 10_000, interval: 50 }).toBe(1);
+    const advancedAt = Date.now();
+    const state = gateway.routing.view(SERVICE)?.state;
+    expect(state).toMatchObject({ weightBp: 5000, shadow: null });
+    expect(state?.reason).toMatch(/^analysis: step 1 passed: shadow v2/);
+    // The verdict behind the advance is the shadow's, kept with the state.
+    expect(state?.lastVerdict?.shadow).toMatchObject({ version: 'v2', result: 'pass' });
+    await load.stop();
+    // While the candidate was only shadowed, every client was answered by stable.
+    const dark = load.served.filter((r) => r.at > started && r.at < advancedAt - 50);
+    expect(dark.length).toBeGreaterThan(20);
+    expect(dark.every((r) => r.version === 'v1' && r.status === 200)).toBe(true);
+  });
+
+  it('rolls a candidate whose shadow fails back before any client sees it', async () => {
+    const [v1, v2] = await backends();
+    v2.behaviour.errorRate = 0.5;
+    const gateway = await gatewayFor(v1, v2, '', SHADOW_FIRST);
+    const load = traffic(gateway);
+    cleanup.push(() => load.stop().then(() => undefined));
+    await admin(gateway, 'POST', `/api/v1/services/${SERVICE}/rollout`, { candidate: 'v2' });
+
+    await expect.poll(() => gateway.routing.view(SERVICE)?.state.phase, { timeout: 10_000, interval: 50 }).toBe('rolled_back');
+    const state = gateway.routing.view(SERVICE)?.state;
+    expect(state?.reason).toMatch(/^analysis: shadow v2 failed against stable on the same requests/);
+    expect(state?.shadow).toBeNull();
+    await load.stop();
+    expect(load.served.every((r) => r.version === 'v1' && r.status === 200)).toBe(true);
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/switchyard_shadow_verdicts_total\{service="fraud-scorer",version="v2",result="fail"\} [1-9]/);
+  });
+});
+
 describe('Alertmanager webhook', () => {
   it('rolls back a firing service and announces it on the outgoing webhook', async () => {
     const received: unknown[] = [];
