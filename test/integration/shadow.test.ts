@@ -5,7 +5,7 @@ import { summariseComparison } from '../../src/core/shadow/comparison.js';
 import { shadowCompareSeries } from '../../src/core/shadow/series.js';
 import { mergeArms, EMPTY_ARM } from '../../src/core/analysis/window.js';
 import type { Gateway } from '../../src/main.js';
-import { configYaml, startTestGateway } from '../helpers/gateway.js';
+import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
 
 /** A model server whose answer is a function of the request; it records what it got and how many were in flight at most. */
 interface Model {
@@ -182,6 +182,15 @@ describe('shadow launches', () => {
     const slices = await gateway.store.readWindows('fraud-scorer', now - 60_000, now + 60_000, 1000);
     const arm = slices.filter((s) => s.version === shadowCompareSeries('v2')).reduce((a, s) => mergeArms(a, s.arm), EMPTY_ARM);
     expect(summariseComparison(arm)).toMatchObject({ pairs: 200, disagreements: 50, disagreementRate: 0.25 });
+    // The console's series: the shadow beside the live versions, and its disagreement.
+    type Series = { versions: Record<string, { requests: number[] }>; comparisons: Record<string, { pairs: number[] }> };
+    const sum = (xs: number[] = []) => xs.reduce((a, b) => a + b, 0);
+    const read = async () => (await (await admin(gateway, 'GET', '/api/v1/services/fraud-scorer/series?minutes=1&step=1')).json()) as Series;
+    // Points end at the start of the current second: wait until the last pairs' second is over.
+    await expect.poll(async () => sum((await read()).comparisons.v2?.pairs), { timeout: 3000 }).toBe(200);
+    const series = await read();
+    expect(Object.keys(series.versions).sort()).toEqual(['shadow:v2', 'v1']);
+    expect(sum(series.versions['shadow:v2']?.requests)).toBe(200);
   });
 
   it('compares scores: mean and p95 absolute difference', async () => {

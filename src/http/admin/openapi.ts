@@ -310,7 +310,19 @@ function responseSchemas(): Record<string, Json> {
       from: dateTime,
       to: dateTime,
       times: { type: 'array', items: { type: 'integer' }, description: 'Start of each point, in seconds since the epoch.' },
-      versions: { type: 'object', additionalProperties: schemaRef('VersionSeries'), description: 'By version: the stable and the candidate.' },
+      versions: {
+        type: 'object',
+        additionalProperties: schemaRef('VersionSeries'),
+        description: "By version: the stable, the candidate, and a shadow as `shadow:<version>` (its answers to the copies, never seen by clients).",
+      },
+      comparisons: {
+        type: 'object',
+        additionalProperties: object({
+          pairs: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'Mirrored pairs whose predictions were compared.' },
+          disagreementRatio: { type: 'array', items: nullableType('number'), description: "Share of pairs where the shadow's prediction disagreed with stable's; null where none were compared." },
+        }),
+        description: 'By shadow version: the comparison of its predictions with stable’s, where a prediction field is configured.',
+      },
     }),
     Health: object({ status: { const: 'ok' } }),
     Readiness: object(

@@ -1,11 +1,16 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { latencyValue, type WindowSlice } from '../../core/analysis/window.js';
+import { parseSeries, shadowSeries } from '../../core/shadow/series.js';
 import type { AdminDeps } from './deps.js';
 import { serviceParam } from './reads.js';
 import { parseInput } from './schemas.js';
 
-/** The console's charts: per version, request rate, error ratio and p99 latency over the last minutes. */
+/**
+ * The console's charts: per version (and per shadow, as `shadow:<v>`), request
+ * rate, error ratio and p99 latency over the last minutes; per shadow with a
+ * prediction field, the share of compared pairs that disagreed.
+ */
 
 export const MAX_SERIES_MINUTES = 60;
 export const DEFAULT_SERIES_MINUTES = 5;
@@ -53,6 +58,13 @@ export interface Series {
   /** Start of each point, in seconds since the epoch (what uPlot wants on its x axis). */
   readonly times: number[];
   readonly versions: Record<string, VersionSeries>;
+  readonly comparisons: Record<string, ComparisonSeries>;
+}
+
+export interface ComparisonSeries {
+  readonly pairs: number[];
+  /** Disagreements / pairs in each point; null where no pair was compared. */
+  readonly disagreementRatio: Array<number | null>;
 }
 
 /** The key holding the `q` quantile of a DDSketch histogram, as its representative value in ms. */
@@ -85,13 +97,15 @@ export function buildSeries(
   stepMs: number,
 ): Series {
   const count = Math.max(0, Math.ceil((toMs - fromMs) / stepMs));
+  // Stable's answers to mirrored requests are already in stable's own series.
+  const charted = slices.filter((s) => parseSeries(s.version).kind !== 'shadow-base');
   const names = new Set(versions);
-  for (const slice of slices) names.add(slice.version);
+  for (const slice of charted) names.add(slice.version);
   const points = new Map<string, Point[]>();
   for (const name of [...names].sort()) {
     points.set(name, Array.from({ length: count }, () => ({ requests: 0, errors: 0, latency: new Map<number, number>() })));
   }
-  for (const slice of slices) {
+  for (const slice of charted) {
     const index = Math.floor((slice.bucketMs - fromMs) / stepMs);
     const point = points.get(slice.version)?.[index];
     if (point === undefined) continue;
@@ -104,7 +118,14 @@ export function buildSeries(
   }
   const seconds = stepMs / 1000;
   const out: Record<string, VersionSeries> = {};
+  const comparisons: Record<string, ComparisonSeries> = {};
   for (const [name, list] of points) {
+    const series = parseSeries(name);
+    // A comparison window's sketch holds score differences, not latencies.
+    if (series.kind === 'shadow-cmp') {
+      comparisons[series.version] = { pairs: list.map((p) => p.requests), disagreementRatio: list.map((p) => (p.requests === 0 ? null : round(p.errors / p.requests))) };
+      continue;
+    }
     out[name] = {
       rate: list.map((p) => round(p.requests / seconds)),
       errorRatio: list.map((p) => (p.requests === 0 ? null : round(p.errors / p.requests))),
@@ -120,6 +141,7 @@ export function buildSeries(
     to: new Date(toMs).toISOString(),
     times: Array.from({ length: count }, (_, i) => (fromMs + i * stepMs) / 1000),
     versions: out,
+    comparisons,
   };
 }
 
@@ -143,7 +165,10 @@ export function seriesRouter(deps: AdminDeps): Router {
     const fromMs = toMs - query.minutes * 60_000;
     const slices = await deps.windows(service, fromMs, toMs, SERIES_READ_WIDTH_MS);
     const state = deps.routing.view(service)?.state;
-    const versions = state === undefined ? [] : [state.stable, ...(state.candidate === null ? [] : [state.candidate])];
+    const versions =
+      state === undefined
+        ? []
+        : [state.stable, ...(state.candidate === null ? [] : [state.candidate]), ...(state.shadow === null ? [] : [shadowSeries(state.shadow.version)])];
     res.json(buildSeries(service, slices, versions, fromMs, toMs, stepMs));
   });
 
