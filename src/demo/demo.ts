@@ -30,7 +30,8 @@ services:
     stickiness: { header: x-user-id }
     versions: { v1: { targets: ["${urls[0]}"] }, v2: { targets: ["${urls[1]}"] }, v3: { targets: ["${urls[2]}"] } }
     analysis: { minCandidateRequests: 40, latencyEnabled: false }
-    rollout: { stable: v1, strategy: canary, steps: [ { weight: 10, bake: ${bake} }, { weight: 50, bake: ${bake} } ] }
+    shadow: { timeout: 1s, prediction: { field: score, kind: score } }
+    rollout: { stable: v1, strategy: canary, steps: [ { shadow: 100, bake: ${bake} }, { weight: 10, bake: ${bake} }, { weight: 50, bake: ${bake} } ] }
 `;
 }
 
@@ -45,7 +46,8 @@ async function follow(gateway: Gateway, print: (line: string) => void, tally: ()
   for (;;) {
     const state = gateway.routing.view(SERVICE)?.state;
     if (state !== undefined) {
-      const line = `${state.phase.padEnd(11)} stable ${state.stable}  candidate ${state.candidate ?? '-'}  weight ${state.weightBp / 100}%  step ${state.stepIndex + 1}/${state.steps.length}`;
+      const shadow = state.shadow === null ? '' : `  shadow ${state.shadow.version} ${state.shadow.sampleBp / 100}%`;
+      const line = `${state.phase.padEnd(11)} stable ${state.stable}  candidate ${state.candidate ?? '-'}  weight ${state.weightBp / 100}%${shadow}  step ${state.stepIndex + 1}/${state.steps.length}`;
       if (line !== last) {
         print(`  ${line}  | traffic ${describeTally(tally())}${state.reason === null ? '' : `\n    why: ${state.reason}`}`);
         last = line;
@@ -65,7 +67,7 @@ async function follow(gateway: Gateway, print: (line: string) => void, tally: ()
 export async function runDemo(options: DemoOptions): Promise<void> {
   const models = await Promise.all([
     startSampleBackend({ version: 'v1' }),
-    startSampleBackend({ version: 'v2' }),
+    startSampleBackend({ version: 'v2', scoreShift: 0.01 }),
     startSampleBackend({ version: 'v3', errorRate: 0.3 }),
   ]);
   const gateway = await startGateway(parseConfig(demoConfig(models.map((m) => m.url), options), {}), { log: silentLogger });
@@ -86,16 +88,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const traffic = generateTraffic(`${gateway.proxyUrl}/fraud/score`, { rps: 60, users: 500, header: 'x-user-id', signal: stop.signal, tally: () => tally });
   const { print } = options;
   print(`gateway: proxy ${gateway.proxyUrl}  admin ${gateway.adminUrl}  (token ${TOKEN})`);
-  print(`models:  v1 ${models[0]?.url} (stable)  v2 ${models[1]?.url} (healthy)  v3 ${models[2]?.url} (fails 30%)`);
+  print(`models:  v1 ${models[0]?.url} (stable)  v2 ${models[1]?.url} (healthy, scores +0.01)  v3 ${models[2]?.url} (fails 30%)`);
   await new Promise((resolve) => setTimeout(resolve, 1500));
 
   print('');
-  print('> start a canary of v2; the analysis judges it against v1 and moves it on by itself');
+  print('> start v2: first a shadow step (copies of live requests, answers compared with v1\'s, never shown to clients),');
+  print('  then canary steps; the analysis judges each against v1 and moves it on by itself');
   await api('/rollout', { candidate: 'v2' });
   await follow(gateway, print, tallyNow, (phase) => phase === 'promoted');
 
   print('');
-  print('> start a canary of v3, which fails 30% of its requests');
+  print('> start v3, which fails 30% of its requests: its shadow step catches it before any client sees it');
   await api('/rollout', { candidate: 'v3' });
   await follow(gateway, print, tallyNow, (phase) => phase === 'rolled_back');
 

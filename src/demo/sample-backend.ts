@@ -6,6 +6,8 @@ export interface ModelBehaviour {
   latencyMs: number;
   /** Share of requests answered 500, 0..1. */
   errorRate: number;
+  /** Added to every score (clamped to 0..1): a model that predicts a little differently from another. */
+  scoreShift: number;
 }
 
 export interface SampleBackend {
@@ -21,7 +23,7 @@ export interface SampleBackend {
  * (every 1/errorRate-th request) so a demo run is repeatable.
  */
 export async function startSampleBackend(options: { version: string; port?: number; host?: string } & Partial<ModelBehaviour>): Promise<SampleBackend> {
-  const behaviour: ModelBehaviour = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0 };
+  const behaviour: ModelBehaviour = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0, scoreShift: options.scoreShift ?? 0 };
   let errorDebt = 0;
   const server: Server = createServer((req, res) => {
     if (req.url === '/_control' && req.method === 'POST') return control(req, res, behaviour);
@@ -34,7 +36,8 @@ export async function startSampleBackend(options: { version: string; port?: numb
       const answer = () => {
         if (fails) return json(res, 500, { error: `model ${options.version} failed`, model: options.version });
         const input = Buffer.concat(chunks).toString('utf8');
-        json(res, 200, { model: options.version, score: score(`${options.version}:${input}`), requestId: req.headers['x-request-id'] ?? null });
+        const shifted = Math.min(1, Math.max(0, score(input) + behaviour.scoreShift));
+        json(res, 200, { model: options.version, score: Math.round(shifted * 1000) / 1000, requestId: req.headers['x-request-id'] ?? null });
       };
       if (behaviour.latencyMs > 0) setTimeout(answer, behaviour.latencyMs);
       else answer();
@@ -62,14 +65,15 @@ function control(req: IncomingMessage, res: ServerResponse, behaviour: ModelBeha
       const patch = JSON.parse(text) as Partial<ModelBehaviour>;
       if (typeof patch.latencyMs === 'number' && patch.latencyMs >= 0) behaviour.latencyMs = patch.latencyMs;
       if (typeof patch.errorRate === 'number' && patch.errorRate >= 0 && patch.errorRate <= 1) behaviour.errorRate = patch.errorRate;
+      if (typeof patch.scoreShift === 'number' && Math.abs(patch.scoreShift) <= 1) behaviour.scoreShift = patch.scoreShift;
       json(res, 200, behaviour);
     } catch {
-      json(res, 400, { error: 'body must be JSON like {"errorRate": 0.5, "latencyMs": 20}' });
+      json(res, 400, { error: 'body must be JSON like {"errorRate": 0.5, "latencyMs": 20, "scoreShift": 0.1}' });
     }
   });
 }
 
-/** A stable pseudo-score in 0..1 from the input, so answers look like a model's. */
+/** A stable pseudo-score in 0..1 from the input, the same for every version, so answers look like a model's and versions can be compared. */
 function score(input: string): number {
   let h = 2166136261;
   for (let i = 0; i < input.length; i++) h = Math.imul(h ^ input.charCodeAt(i), 16777619);
