@@ -1,5 +1,5 @@
 import { analyseFrom, type AnalysisConfig } from '../core/analysis/detector.js';
-import { decideProgression, decisiveResult } from '../core/progression.js';
+import { decideProgression, decisiveResult, shadowHoldReason } from '../core/progression.js';
 import { isActive, type ShadowVerdict, type Verdict } from '../core/rollout-state.js';
 import type { DriftConfig } from '../core/shadow/drift.js';
 import type { PredictionKind } from '../core/shadow/prediction.js';
@@ -48,6 +48,8 @@ const LEASE = 'analysis';
 export class AnalysisLoop {
   private readonly live: SettledWindows;
   private readonly shadows: ShadowJudge;
+  /** Services held on a shadow step by prediction drift. */
+  private readonly held = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private leader = false;
   private running: Promise<void> = Promise.resolve();
@@ -113,14 +115,27 @@ export class AnalysisLoop {
     const verdict: Verdict = shadow === null ? judged.verdict : { ...judged.verdict, shadow };
     windows.inconclusiveInARow = decisiveResult(state, verdict) === 'inconclusive' ? windows.inconclusiveInARow + 1 : 0;
     await this.o.store.putVerdict(service, verdict);
-    const limits = { maxInconclusive: this.o.maxInconclusive, releaseWindows: this.o.catalog.get(service).releaseWindows };
+    const config = this.o.catalog.get(service);
+    const limits = { maxInconclusive: this.o.maxInconclusive, releaseWindows: config.releaseWindows, driftAction: config.shadow.drift.action };
     const next = decideProgression(state, verdict, windows.inconclusiveInARow, now, limits);
+    this.noteHold(service, shadowHoldReason(state, verdict, limits.driftAction));
     if (next !== null) {
       await this.o.commands.run(service, next.command, { actor: 'analysis', reason: next.reason, ifMatch: state.revision, verdict });
       this.o.log.info({ service, action: next.command.type, reason: next.reason }, 'analysis moved the rollout');
     }
     this.o.onVerdict?.(service, verdict);
     if (shadow !== null) this.o.onShadowVerdict?.(service, shadow);
+  }
+
+  /** Logs when a shadow step starts or stops being held by drift, not every round. */
+  private noteHold(service: string, reason: string | null): void {
+    if (reason === null) {
+      if (this.held.delete(service)) this.o.log.info({ service }, 'analysis: the shadow step is no longer held by prediction drift');
+      return;
+    }
+    if (this.held.has(service)) return;
+    this.held.add(service);
+    this.o.log.warn({ service, reason }, 'analysis holds the rollout: prediction drift');
   }
 }
 
