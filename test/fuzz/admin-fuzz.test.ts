@@ -102,6 +102,9 @@ function answerProblem(request: FuzzRequest, outcome: Outcome): string | null {
   }
   const { status, contentType, text } = outcome.answer;
   if (status >= 500) return `status ${status}: ${text.slice(0, 300)}`;
+  // A conditional GET whose If-None-Match matches the revision ETag (or is `*`) is rightly answered 304, empty.
+  const conditional = (request.method === 'GET' || request.method === 'HEAD') && request.headers.some(([name]) => name.toLowerCase() === 'if-none-match');
+  if (status === 304 && conditional) return text === '' ? null : '304 with a body';
   if (status < 200 || (status >= 300 && status < 400)) return `unexpected status ${status}`;
   if (/html/i.test(contentType) || /^\s*</.test(text)) return `HTML answer (${contentType})`;
   if (status < 300) return /json/.test(contentType) && parse(text) === undefined && request.method !== 'HEAD' ? '2xx JSON that does not parse' : null;
