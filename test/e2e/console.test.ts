@@ -139,6 +139,10 @@ describe('web console', () => {
     await expect.poll(() => set.count(), { timeout: STEP_MS }).toBe(1);
     expect(await set.textContent()).toContain('watch the fix in the dark');
 
+    // The analysis judges the shadow on its next round; its judgement shows beside the live verdict.
+    await expect.poll(() => card.locator('[data-field="shadow-verdict"]').textContent(), { timeout: STEP_MS }).toMatch(/^v2 (pass|fail|inconclusive)$/);
+    expect(await card.locator('[data-field="shadow-verdict-line"]').isVisible()).toBe(true);
+
     await card.locator('[data-control="reason"]').fill('');
     await card.locator('[data-control="stop-shadow"]').click();
     await expect.poll(() => card.locator('[data-field="shadow"]').textContent(), { timeout: STEP_MS }).toBe('none');

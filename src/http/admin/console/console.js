@@ -206,6 +206,14 @@ function createCard(name) {
     h('dl', { class: 'facts' }, fact('stable', 'stable'), fact('candidate', 'candidate'), fact('weight', 'weight'), fact('step', 'step'), fact('strategy', 'strategy'), fact('revision', 'revision'), fact('updated', 'updatedAt')),
     h('p', { class: 'shadow-line' }, h('span', { class: 'muted', text: 'shadow: ' }), h('span', { 'data-field': 'shadow' })),
     h('p', { class: 'verdict' }, h('span', { class: 'muted', text: 'last verdict: ' }), h('span', { class: 'result', 'data-field': 'verdict' }), h('span', { 'data-field': 'verdict-reason' })),
+    h(
+      'p',
+      { class: 'verdict shadow-verdict', 'data-field': 'shadow-verdict-line', hidden: true },
+      h('span', { class: 'muted', text: 'shadow verdict: ' }),
+      h('span', { class: 'result', 'data-field': 'shadow-verdict' }),
+      h('span', { 'data-field': 'shadow-verdict-reason' }),
+      h('span', { class: 'muted', 'data-field': 'shadow-comparison' }),
+    ),
     controls,
     shadowControls,
     charts,
@@ -251,7 +259,30 @@ function renderState(view, state) {
   result.textContent = verdict ? verdict.result : 'none yet';
   result.className = `result ${verdict ? verdict.result : ''}`;
   setField(card, 'verdict-reason', verdict ? ` — ${verdict.reason} (${ago(verdict.at)})` : '');
+  renderShadowVerdict(card, verdict?.shadow ?? null);
   if (document.activeElement !== weight && weight.value === '') weight.placeholder = String(state.weight);
+}
+
+/** The shadow's judgement beside the live one: the detector's result, then how its predictions compare with stable's. */
+function renderShadowVerdict(card, shadow) {
+  card.querySelector('[data-field="shadow-verdict-line"]').hidden = shadow === null;
+  if (shadow === null) return;
+  const result = card.querySelector('[data-field="shadow-verdict"]');
+  result.textContent = `${shadow.version} ${shadow.result}`;
+  result.className = `result ${shadow.result}`;
+  setField(card, 'shadow-verdict-reason', ` — ${shadow.reason}`);
+  const f = shadow.drift?.figures ?? {};
+  const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  const parts = [];
+  if (f.pairs !== undefined) parts.push(`${f.pairs} pairs compared`);
+  if (f.disagreementRate !== undefined) {
+    const ci = f.disagreementLow !== undefined && f.disagreementHigh !== undefined ? ` (95% ${pct(f.disagreementLow)}–${pct(f.disagreementHigh)})` : '';
+    parts.push(`disagreement ${pct(f.disagreementRate)}${ci}`);
+  }
+  if (f.meanAbsDiff !== undefined) parts.push(`mean |Δ| ${f.meanAbsDiff.toFixed(4)}`);
+  if (f.p95AbsDiff !== undefined) parts.push(`p95 |Δ| ${f.p95AbsDiff.toFixed(4)}`);
+  if (shadow.drift?.flagged) parts.push(`drift: ${shadow.drift.reason}`);
+  setField(card, 'shadow-comparison', parts.length === 0 ? '' : ` · ${parts.join(' · ')}`);
 }
 
 function renderOverrides(view, list) {
