@@ -1,0 +1,147 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, pollUntil, versionShare } from './http-probe.js';
+import { own, stopTree } from './proc-tree.js';
+
+/**
+ * Switchyard as an operator runs it: `switchyard serve --config FILE --workers N` in
+ * its own process tree, with a 10 % sticky canary put in place through the admin API
+ * after start, as an operator would.
+ */
+
+export const SERVICE = 'bench-model';
+const TOKEN = 'bench-operator-token-0123456789';
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface Switchyard {
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly url: string;
+  readonly adminUrl: string;
+  /** Phase, weight (percent) and the last verdict as the admin API reports them. */
+  state(): Promise<ServiceState>;
+  /**
+   * Puts the 10 % canary back if it moved (the analysis judges the two versions, which
+   * share one backend, under load); says what it found, or null when it was in place.
+   */
+  ensureCanary(): Promise<string | null>;
+  stop(): Promise<void>;
+}
+
+/** Whether this build's `serve` takes `--workers` (another change adds it). */
+export function serveHasWorkersFlag(): boolean {
+  const help = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' });
+  return help.stdout.includes('--workers');
+}
+
+function configYaml(proxyPort: number, adminPort: number, backend: string, keyHeader: string): string {
+  return `# written by bench/proxy
+proxy: { listen: "127.0.0.1:${proxyPort}", drainDelay: 0s, drainTimeout: 2s }
+admin:
+  listen: "127.0.0.1:${adminPort}"
+  tokens:
+    - { name: bench, token: "${TOKEN}", role: operator }
+log: { level: warn }
+services:
+  ${SERVICE}:
+    match: { pathPrefix: / }
+    stickiness: { header: ${keyHeader} }
+    timeouts: { connect: 2s, request: 30s }
+    versions:
+      v1: { targets: ["${backend}"] }
+      v2: { targets: ["${backend}"] }
+    rollout:
+      stable: v1
+      strategy: canary
+      # one step that bakes longer than the bench runs: the canary stays at 10 %
+      steps: [ { weight: 10, bake: 24h } ]
+`;
+}
+
+interface ServiceState {
+  readonly phase: string;
+  readonly weight: number;
+  readonly lastVerdict?: { readonly result?: string; readonly reason?: string } | null;
+}
+
+export interface SwitchyardOptions {
+  readonly backend: string;
+  readonly workers: number;
+  /** Pass `--workers N` (false when this build has no such flag and N is 1). */
+  readonly workersFlag: boolean;
+  readonly keyHeader: string;
+  /** Node flags for the gateway's processes, e.g. --cpu-prof (node:cluster workers inherit them). */
+  readonly execArgv?: readonly string[];
+}
+
+export async function startSwitchyard(opts: SwitchyardOptions): Promise<Switchyard> {
+  const [proxyPort, adminPort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'sy-bench-serve-'));
+  const configPath = join(dir, 'switchyard.yaml');
+  writeFileSync(configPath, configYaml(proxyPort, adminPort, opts.backend, opts.keyHeader));
+  const args = [...(opts.execArgv ?? []), CLI, 'serve', '--config', configPath];
+  if (opts.workersFlag) args.push('--workers', String(opts.workers));
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  own(proc);
+  const url = `http://127.0.0.1:${proxyPort}/predict`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  const stop = async () => {
+    await stopTree(proc, 'SIGTERM', 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const command = async (path: string, body: unknown) => {
+    const res = await fetch(`${adminUrl}/api/v1/services/${SERVICE}/${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`admin POST ${path}: HTTP ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  };
+  const state = async () => {
+    const res = await fetch(`${adminUrl}/api/v1/services/${SERVICE}`, { headers: auth });
+    return (await res.json()) as ServiceState;
+  };
+  const canary = async () => {
+    await command('rollout', { candidate: 'v2', reason: 'bench/proxy' });
+    await command('weight', { weight: 10, reason: 'bench/proxy' });
+  };
+  try {
+    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`switchyard serve exited with ${String(code)}`))));
+    exited.catch(() => undefined); // only the start waits on it
+    const ready = (async () => {
+      await pollUntil(`${adminUrl}/readyz`, (r) => r.ok, 20_000);
+      await pollUntil(url, (r) => r.ok, 20_000, { [opts.keyHeader]: 'ready-probe' });
+      await canary();
+      // State changes reach every worker as they reach replicas: wait until all of them route the canary.
+      const deadline = Date.now() + 10_000;
+      let share = 0;
+      while (Date.now() < deadline) {
+        share = await versionShare(url, 1000, opts.keyHeader, 'v2');
+        if (share > 0.07 && share < 0.13) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`the 10 % canary is not in place on every worker: v2 served ${(share * 100).toFixed(1)} % of 1000 keys`);
+    })();
+    await Promise.race([ready, exited]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    proc,
+    pid: proc.pid as number,
+    url,
+    adminUrl,
+    state,
+    async ensureCanary() {
+      const s = await state();
+      if (s.phase === 'progressing' && s.weight === 10) return null;
+      if (s.phase === 'progressing') await command('weight', { weight: 10, reason: 'bench/proxy' });
+      else await canary();
+      const verdict = s.lastVerdict === null || s.lastVerdict === undefined ? '' : `, last verdict ${s.lastVerdict.result ?? '?'}: ${s.lastVerdict.reason ?? ''}`;
+      return `${s.phase} at ${s.weight} %${verdict}`;
+    },
+    stop,
+  };
+}
