@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import { Pool } from 'undici';
 import type { Logger } from '../../src/app/logger.js';
 import type { ErrorCode } from '../../src/core/errors.js';
-import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER, withoutHopByHop } from '../../src/http/proxy/headers.js';
+import { copyHeaders, REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER } from '../../src/http/proxy/headers.js';
 import type { Resolver, Routed } from '../../src/http/proxy/resolve.js';
 import { sendProblem } from '../../src/http/proxy/respond.js';
 
@@ -89,13 +89,11 @@ function forwardUndici(
   }
 
   const writeHead = (statusCode: number, upHeaders: IncomingHttpHeaders): void => {
-    const headers = withoutHopByHop(upHeaders);
-    headers[VERSION_HEADER] = version;
-    headers[REQUEST_ID_HEADER] = requestId;
-    if (setCookie !== null) {
-      const prior = upHeaders['set-cookie'];
-      headers['set-cookie'] = prior === undefined ? [setCookie] : [...prior, setCookie];
-    }
+    // undici hands over a header map; flatten it to the raw form the core copies.
+    const raw = Object.entries(upHeaders).flatMap(([name, value]) => (Array.isArray(value) ? value.flatMap((v) => [name, v]) : value === undefined ? [] : [name, value]));
+    const headers = copyHeaders(raw, new Set([VERSION_HEADER, REQUEST_ID_HEADER]));
+    headers.push(VERSION_HEADER, version, REQUEST_ID_HEADER, requestId);
+    if (setCookie !== null) headers.push('set-cookie', setCookie);
     res.writeHead(statusCode, headers);
   };
   const fail = (err: Error & { code?: string }): void => {
@@ -110,7 +108,7 @@ function forwardUndici(
   const requestOptions = {
     path: req.url ?? '/',
     method: (req.method ?? 'GET') as 'GET',
-    headers: upstreamHeaders(req, target, version, requestId, false) as Record<string, string | string[]>,
+    headers: upstreamHeaders(req, target, version, requestId),
     body: hasBody || options.body === 'always' ? req : null,
     signal,
     headersTimeout: route.config.timeouts.request,

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.js';
 import type { Outcome, RequestObserver, ShadowObserver } from '../../app/request-observer.js';
 import { violation } from '../../core/guardrail.js';
-import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER, withoutHopByHop } from './headers.js';
+import { downstreamHeaders, REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER } from './headers.js';
 import { ReplayBody } from './replay-body.js';
 import type { Routed } from './resolve.js';
 import { sendProblem } from './respond.js';
@@ -37,6 +37,12 @@ type Failure = 'timeout' | 'connect' | 'status' | 'guardrail';
  */
 export function forward(req: IncomingMessage, res: ServerResponse, routed: Routed, requestId: string, ctx: ForwardContext): void {
   new Exchange(req, res, routed, requestId, ctx).send(routed.pool, null);
+}
+
+/** RFC 9112 §6.3: a request has a body only when it says so with Content-Length or Transfer-Encoding. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 class Exchange {
@@ -104,8 +110,10 @@ class Exchange {
     });
     upstream.on('response', (upRes) => this.answer(pool, target, upRes));
     upstream.on('error', (err: NodeJS.ErrnoException) => this.fail(pool, target, 'connect', `${target.origin}: ${err.code ?? err.message}`));
-    if (body === null) this.req.pipe(upstream);
-    else upstream.end(body);
+    if (body !== null) upstream.end(body);
+    else if (hasBody(this.req)) this.req.pipe(upstream);
+    // No body to stream (most GETs): no pipe to set up and tear down.
+    else upstream.end();
   }
 
   private answer(pool: VersionPool, target: Target, upRes: IncomingMessage): void {
@@ -131,12 +139,9 @@ class Exchange {
   }
 
   private writeHead(pool: VersionPool, upRes: IncomingMessage, status: number, bodyLength: number | null): void {
-    const headers = withoutHopByHop(upRes.headers);
-    headers[VERSION_HEADER] = pool.version;
-    headers[REQUEST_ID_HEADER] = this.requestId;
-    if (bodyLength !== null) headers['content-length'] = bodyLength;
+    const headers = downstreamHeaders(upRes, pool.version, this.requestId, bodyLength);
     const { setCookie } = this.routed;
-    if (setCookie !== null) headers['set-cookie'] = [...(upRes.headers['set-cookie'] ?? []), setCookie];
+    if (setCookie !== null) headers.push('set-cookie', setCookie);
     this.status = status;
     this.outcome = status >= 500 ? 'status' : 'ok';
     this.res.writeHead(status, upRes.statusMessage, headers);

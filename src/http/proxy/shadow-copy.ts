@@ -83,9 +83,10 @@ export class ShadowCopy {
     gate.inFlight++;
     const startedAt = performance.now();
     const target = this.pool.pick(this.now());
-    const headers = upstreamHeaders(this.req, target, this.pool.version, this.requestId, false);
-    headers[SHADOW_HEADER] = '1';
-    headers['content-length'] = body.length;
+    const headers = upstreamHeaders(this.req, target, this.pool.version, this.requestId);
+    headers.push(SHADOW_HEADER, '1');
+    // A chunked request loses its framing with the hop-by-hop headers; the copy is sent whole.
+    if (this.req.headers['content-length'] === undefined) headers.push('content-length', String(body.length));
     let settled = false;
     const finish = (outcome: Outcome, status: number, answer: Buffer | null) => {
       if (settled) return;
