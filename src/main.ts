@@ -7,6 +7,7 @@ import type { Flusher } from './app/flusher.js';
 import type { Logger } from './app/logger.js';
 import type { RoutingTable } from './app/routing-table.js';
 import type { Store } from './app/store.js';
+import { loopSaturation } from './app/loop-saturation.js';
 import { WindowRecorder } from './app/window-recorder.js';
 import type { Config } from './config/schema.js';
 import { startControlPlane } from './control-plane.js';
@@ -54,7 +55,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config);
   const newId = options.newId ?? randomUUID;
-  const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock });
+  const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock, saturated: loopSaturation() });
   const control = await startControlPlane(config, {
     clock,
     log,

@@ -1,4 +1,4 @@
-import { bucketStart, latencyKey, mergeArms, recordableLatencyMs, type WindowSlice } from '../core/analysis/window.js';
+import { bucketStart, GATEWAY_SATURATED, latencyKey, mergeArms, recordableLatencyMs, type WindowSlice } from '../core/analysis/window.js';
 import { SwitchyardError } from '../core/errors.js';
 import { comparisonArm } from '../core/shadow/comparison.js';
 import { shadowBaseSeries, shadowCompareSeries, shadowSeries } from '../core/shadow/series.js';
@@ -9,6 +9,8 @@ export interface WindowRecorderOptions {
   /** Width of the analysis buckets; the analysis loop reads with the same width. */
   readonly bucketMs: number;
   readonly clock: Clock;
+  /** Whether this process was saturated since the last drain (loopSaturation); its windows of that drain are marked so. */
+  readonly saturated?: () => boolean;
 }
 
 /** What one version of one service has counted in its current bucket since the last drain. */
@@ -42,6 +44,7 @@ interface Accumulator {
 export class WindowRecorder implements RequestObserver, ShadowObserver {
   private readonly bucketMs: number;
   private readonly clock: Clock;
+  private readonly saturated: (() => boolean) | undefined;
   /** Service -> version -> the accumulator of the bucket that version last saw traffic in. */
   private readonly open = new Map<string, Map<string, Accumulator>>();
   /** Buckets that ended between two drains, waiting for the next drain. */
@@ -56,6 +59,7 @@ export class WindowRecorder implements RequestObserver, ShadowObserver {
     }
     this.bucketMs = options.bucketMs;
     this.clock = options.clock;
+    this.saturated = options.saturated;
   }
 
   /** The hot path: a few Map lookups and additions; it allocates only when a bucket, version or failing key is new. */
@@ -113,10 +117,9 @@ export class WindowRecorder implements RequestObserver, ShadowObserver {
    */
   drain(): WindowSlice[] {
     const current = bucketStart(this.clock.now(), this.bucketMs);
+    const saturated = this.saturated?.() ?? false;
     const out = this.closed;
     this.closed = [];
-    out.push(...this.comparisons.values());
-    this.comparisons = new Map();
     for (const [service, versions] of this.open) {
       for (const [version, acc] of versions) {
         if (acc.requests > 0) out.push(this.takeSlice(service, version, acc));
@@ -125,7 +128,11 @@ export class WindowRecorder implements RequestObserver, ShadowObserver {
       }
       if (versions.size === 0) this.open.delete(service);
     }
-    return out;
+    // Comparison windows hold predictions, not latencies: they are never marked.
+    const marked: WindowSlice[] = saturated ? out.map((s) => ({ ...s, arm: { ...s.arm, counters: { ...s.arm.counters, [GATEWAY_SATURATED]: 1 } } })) : out;
+    marked.push(...this.comparisons.values());
+    this.comparisons = new Map();
+    return marked;
   }
 
   /** The counts since the last drain as a slice; the accumulator starts afresh but keeps its failing keys. */

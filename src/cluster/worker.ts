@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { systemClock } from '../app/clock.js';
 import type { ServiceView } from '../app/routing-table.js';
+import { loopSaturation } from '../app/loop-saturation.js';
 import { WindowRecorder } from '../app/window-recorder.js';
 import { RequestTally } from '../metrics/request-tally.js';
 import { ShadowTally } from '../metrics/shadow-tally.js';
@@ -51,7 +52,7 @@ export function runWorker(send: (message: ToPrimary, sent?: () => void) => void,
   async function serve(config: Extract<ToWorker, { type: 'init' }>['config']): Promise<void> {
     const log = pino({ level: config.log.level, base: { app: 'switchyard', worker: workerId } });
     const clock = systemClock;
-    const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock });
+    const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock, saturated: loopSaturation() });
     let tally = new RequestTally();
     let shadowTally = new ShadowTally();
     const proxy = await startProxyPlane(config, {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { analyse, type AnalysisBucket, type AnalysisInput } from '../../src/core/analysis/detector.js';
 import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig } from '../../src/core/analysis/config.js';
-import { EMPTY_ARM, latencyKey, latencyValue, type ArmWindow } from '../../src/core/analysis/window.js';
+import { EMPTY_ARM, GATEWAY_SATURATED, latencyKey, latencyValue, type ArmWindow } from '../../src/core/analysis/window.js';
 
 /** Stable's latencies: 14 values from 50 to 400 ms (p50 110 ms, p90 300 ms, p99 400 ms by rank). */
 const SPREAD = [50, 60, 70, 80, 90, 100, 110, 120, 140, 160, 200, 250, 300, 400];
@@ -65,6 +65,25 @@ describe('latency exceedance thresholds (research §2.2A)', () => {
 
   test('the same candidate as fast as stable passes', () => {
     expect(analyse(input(stream(300, () => 1)), DEFAULT_ANALYSIS_CONFIG).result).toBe('pass');
+  });
+});
+
+describe('a saturated gateway', () => {
+  const saturated = (arm: ArmWindow): ArmWindow => ({ ...arm, counters: { [GATEWAY_SATURATED]: 1 } });
+
+  test('its buckets are not judged on latency: its own queueing does not fall evenly on the versions', () => {
+    const slow = stream(300, () => 1.5);
+    expect(analyse(input(slow), DEFAULT_ANALYSIS_CONFIG).result).toBe('fail');
+    const marked = slow.map((b) => ({ ...b, stable: saturated(b.stable) }));
+    const v = analyse(input(marked), DEFAULT_ANALYSIS_CONFIG);
+    expect(v.result).toBe('pass');
+    expect(v.figures['saturatedBuckets']).toBe(300);
+    expect(v.reason).toContain('latency not judged in 300 bucket(s) where the gateway itself was saturated');
+  });
+
+  test('errors are still judged in its buckets', () => {
+    const failing = stream(120, () => 1).map((b) => ({ ...b, candidate: saturated({ ...b.candidate, errors: 7, failingKeys: 7 }) }));
+    expect(analyse(input(failing), DEFAULT_ANALYSIS_CONFIG).result).toBe('fail');
   });
 });
 

@@ -114,4 +114,25 @@ describe('window recorder', () => {
   it('refuses a bucket width that is not a positive whole number of ms', () => {
     expect(() => new WindowRecorder({ bucketMs: 0, clock: { now: () => T0 } })).toThrow(expect.objectContaining({ code: 'SY_ERR_CONFIG' }));
   });
+
+  it('marks the windows of a drain during which the process was saturated, never the prediction comparisons', () => {
+    let saturated = true;
+    const recorder = new WindowRecorder({ bucketMs: WIDTH, clock: { now: () => T0 }, saturated: () => saturated });
+    recorder.observe(req('v1'));
+    recorder.observeShadow({
+      service: 'fraud-scorer',
+      version: 'v2',
+      key: 'alice',
+      shadow: { status: 200, outcome: 'ok', latencyMs: 5 },
+      base: { status: 200, outcome: 'ok', latencyMs: 4 },
+      pair: { kind: 'label', disagree: false },
+    });
+    const first = recorder.drain();
+    expect(find(first, 'v1').counters).toEqual({ gwsat: 1 });
+    expect(find(first, 'shadow:v2').counters).toEqual({ gwsat: 1 });
+    expect(first.find((s) => s.version === 'shadow-cmp:v2')?.arm.counters).toBeUndefined();
+    saturated = false;
+    recorder.observe(req('v1'));
+    expect(find(recorder.drain(), 'v1').counters).toBeUndefined();
+  });
 });

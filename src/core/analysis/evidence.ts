@@ -2,7 +2,7 @@ import type { AnalysisConfig } from './config.js';
 import { addEvents, cloneGridProcess, logEvidence, logWeightedSum, newGridProcess, type GridProcess } from './e-process.js';
 import { errorCounts, type AnalysisBucket } from './input.js';
 import { LATENCY_QUANTILES, msprt, newDenseHistogram, quantileKey, scanHistogram, type LogMoments, type MsprtResult } from './latency-test.js';
-import type { ArmWindow } from './window.js';
+import { recordedSaturated, type ArmWindow } from './window.js';
 
 /**
  * The evidence of one rollout, folded bucket by bucket, oldest first. It is
@@ -49,6 +49,8 @@ export interface EvidenceState {
   latency: LatencyState | null;
   lastWeightBp: number | null;
   warmupUntilMs: number;
+  /** Buckets whose latency was not judged because the gateway that recorded them was saturated. */
+  saturatedBuckets: number;
   /** Per component and combined: the largest gated ln E seen after any bucket. */
   peakLog: Float64Array;
   peakCombinedLog: number;
@@ -75,6 +77,7 @@ export function newEvidenceState(config: AnalysisConfig, baseline: ArmWindow): E
     latency: config.latencyEnabled ? newLatencyState(config, baseline) : null,
     lastWeightBp: null,
     warmupUntilMs: -Infinity,
+    saturatedBuckets: 0,
     peakLog: new Float64Array(COMPONENTS.length).fill(-Infinity),
     peakCombinedLog: -Infinity,
     crossedAtMs: null,
@@ -151,7 +154,9 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
   const c = errorCounts(b.candidate, config.dedupByKey);
   const st = errorCounts(b.stable, config.dedupByKey);
   addEvents(s.errors, share(c.requests, st.requests), c.events, st.events);
-  if (s.latency !== null) {
+  const saturated = recordedSaturated(b.candidate) || recordedSaturated(b.stable);
+  if (saturated) s.saturatedBuckets += 1;
+  if (s.latency !== null && !saturated) {
     const rho = share(b.candidate.requests, b.stable.requests);
     foldLatency(s.latency, b, rho, b.bucketMs >= s.warmupUntilMs, config);
   }

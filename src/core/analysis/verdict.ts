@@ -58,15 +58,16 @@ function decide(p: Parts): { result: VerdictResult; hold: boolean; reason: strin
     const reason = `too few candidate requests: ${s.candidate.requests} of ${c.minCandidateRequests} needed (${describe(p, 'errors')}, ${evidence})`;
     return { result: 'inconclusive', hold: false, reason };
   }
+  const skipped = s.saturatedBuckets === 0 ? '' : `; latency not judged in ${s.saturatedBuckets} bucket(s) where the gateway itself was saturated`;
   if (s.latency !== null && s.latency.thresholdKeys === null) {
-    const reason = `latency thresholds not fixed yet: ${s.latency.poolCount} of ${c.latencyBaselineMinRequests} stable requests (${evidence})`;
+    const reason = `latency thresholds not fixed yet: ${s.latency.poolCount} of ${c.latencyBaselineMinRequests} stable requests (${evidence})${skipped}`;
     return { result: 'inconclusive', hold: false, reason };
   }
   if (now >= threshold) {
     const reason = `${describe(p, leadingComponent(logs, weights))} (${evidence}, but fewer than ${c.minCandidateEvents} candidate events or ${c.msprtBurnIn} requests for the mean test yet)`;
     return { result: 'inconclusive', hold: false, reason };
   }
-  const latency = s.latency === null ? '' : `, ${describe(p, 'latencyP99')}`;
+  const latency = s.latency === null ? '' : `, ${describe(p, 'latencyP99')}${skipped}`;
   return { result: 'pass', hold: false, reason: `no regression: ${describe(p, 'errors')}${latency} (${evidence})` };
 }
 
@@ -194,6 +195,7 @@ function figures(p: Parts): Record<string, number> {
     if (value !== null && value !== undefined && Number.isFinite(value)) f[name] = value;
   };
   put('buckets', s.buckets);
+  put('saturatedBuckets', s.saturatedBuckets);
   for (const [arm, t] of [['candidate', s.candidate], ['stable', s.stable]] as const) {
     put(`${arm}Requests`, t.requests);
     put(`${arm}Errors`, t.errors);

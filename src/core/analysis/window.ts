@@ -112,6 +112,21 @@ function addCounts(a: Readonly<Record<string, number>>, b: Readonly<Record<strin
 export const COUNTER_NAME = /^[a-z0-9_]+$/i;
 
 /**
+ * Counted in a version's window for each flush in which the gateway process
+ * that recorded it was itself saturated (its event loop busy nearly all the
+ * time). Its own queueing then dominates the latencies it measures, and it
+ * does not fall evenly on the versions: on a saturated proxy the version with
+ * the smaller share was measured 40-50 % slower in A/A runs. The detector does
+ * not judge latency in such buckets; errors are still judged.
+ */
+export const GATEWAY_SATURATED = 'gwsat';
+
+/** Whether any replica that recorded this bucket was saturated. */
+export function recordedSaturated(arm: ArmWindow): boolean {
+  return (arm.counters?.[GATEWAY_SATURATED] ?? 0) > 0;
+}
+
+/**
  * Refuses (SY_ERR_VALIDATION) a slice whose counters a store could not keep: a
  * name outside COUNTER_NAME, or a value that is not finite (Redis refuses to
  * add NaN or ∞, and one would poison every replica's sum). Stores call it on
