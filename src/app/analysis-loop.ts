@@ -1,6 +1,6 @@
 import { analyseFrom, type AnalysisConfig } from '../core/analysis/detector.js';
 import { decideProgression, decisiveResult, shadowHoldReason } from '../core/progression.js';
-import { isActive, type ShadowVerdict, type Verdict } from '../core/rollout-state.js';
+import { isActive, type RolloutState, type ShadowVerdict, type Verdict } from '../core/rollout-state.js';
 import type { DriftConfig } from '../core/shadow/drift.js';
 import type { PredictionKind } from '../core/shadow/prediction.js';
 import type { ServiceCatalog } from './catalog.js';
@@ -99,7 +99,7 @@ export class AnalysisLoop {
       return;
     }
     const now = this.o.clock.now();
-    const shadow = await this.shadows.judge(service, state, now);
+    const shadow = await this.judgeShadow(service, state, now);
     if (!isActive(state) || state.candidate === null || state.startedAt === null) {
       this.live.forget(service);
       if (shadow === null) return;
@@ -125,6 +125,16 @@ export class AnalysisLoop {
     }
     this.o.onVerdict?.(service, verdict);
     if (shadow !== null) this.o.onShadowVerdict?.(service, shadow);
+  }
+
+  /** The shadow's verdict; a failure to judge it is logged and never keeps the live rollout from being judged. */
+  private async judgeShadow(service: string, state: RolloutState, now: number): Promise<ShadowVerdict | null> {
+    try {
+      return await this.shadows.judge(service, state, now);
+    } catch (err) {
+      this.o.log.warn({ service, err: (err as Error).message }, 'shadow not judged this round');
+      return null;
+    }
   }
 
   /** Logs when a shadow step starts or stops being held by drift, not every round. */

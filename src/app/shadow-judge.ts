@@ -42,7 +42,7 @@ export class ShadowJudge {
     const { verdict, checkpoint } = analyseFrom(input, this.o.configFor(service), w.checkpoint);
     w.checkpoint = checkpoint;
     const comparison = this.o.comparisonFor?.(service);
-    const drift = comparison?.kind == null ? null : analyseDrift(w.buckets.map((b) => b.extra), comparison.kind, comparison.drift);
+    const drift = comparison === undefined || comparison.kind === null ? null : analyseDrift(w.buckets.map((b) => b.extra), comparison.kind, comparison.drift);
     return {
       version: v,
       result: verdict.result,
