@@ -3,7 +3,7 @@ import { SwitchyardError } from '../core/errors.js';
 import { comparisonArm } from '../core/shadow/comparison.js';
 import { shadowBaseSeries, shadowCompareSeries, shadowSeries } from '../core/shadow/series.js';
 import type { Clock } from './clock.js';
-import type { RequestObserver, RequestRecord, ShadowObserver, ShadowRecord } from './request-observer.js';
+import type { RequestObserver, RequestRecord, ShadowRecord } from './request-observer.js';
 
 export interface WindowRecorderOptions {
   /** Width of the analysis buckets; the analysis loop reads with the same width. */
@@ -41,7 +41,7 @@ interface Accumulator {
  * keys, so the store's sum over replicas is an upper bound on the distinct
  * failing keys of a bucket (one user whose requests reach two replicas counts twice).
  */
-export class WindowRecorder implements RequestObserver, ShadowObserver {
+export class WindowRecorder implements RequestObserver {
   private readonly bucketMs: number;
   private readonly clock: Clock;
   private readonly saturated: (() => boolean) | undefined;
@@ -106,9 +106,6 @@ export class WindowRecorder implements RequestObserver, ShadowObserver {
     const held = this.comparisons.get(id);
     this.comparisons.set(id, { service, version: series, bucketMs, arm: held === undefined ? arm : mergeArms(held.arm, arm) });
   }
-
-  /** Dropped copies are counted by the metrics; the windows hold only pairs. */
-  dropped(): void {}
 
   /**
    * Hands over everything counted since the last drain, the still open buckets
