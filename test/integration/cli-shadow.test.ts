@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EXIT, run } from '../../src/cli/run.js';
+import { EXIT } from '../../src/cli/run.js';
 import type { Gateway } from '../../src/main.js';
-import { configYaml, OPERATOR_TOKEN, READ_TOKEN, startTestGateway } from '../helpers/gateway.js';
+import { cliAgainst, expectOneLine } from '../helpers/cli.js';
+import { configYaml, READ_TOKEN, startTestGateway } from '../helpers/gateway.js';
 
 /** `switchyard shadow` against a real gateway, run in-process through the CLI's entry function. */
 
@@ -15,41 +16,7 @@ afterEach(async () => {
   await gateway.close();
 });
 
-interface Result {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(args: readonly string[], fetchImpl?: typeof fetch): Promise<Result> {
-  let out = '';
-  let err = '';
-  const code = await run(args, {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    env: { SWITCHYARD_ADMIN_URL: gateway.adminUrl, SWITCHYARD_ADMIN_TOKEN: OPERATOR_TOKEN },
-    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
-  });
-  return { code, out, err };
-}
-
-async function ok(args: readonly string[]): Promise<string> {
-  const res = await cli(args);
-  expect(res.err).toBe('');
-  expect(res.code).toBe(EXIT.ok);
-  return res.out;
-}
-
-async function json(args: readonly string[]): Promise<Record<string, any>> {
-  return JSON.parse(await ok([...args, '--json'])) as Record<string, any>;
-}
-
-function expectOneLine(err: string, detail: string): void {
-  const lines = err.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^switchyard: /);
-  expect(lines[0]).toContain(detail);
-}
+const { cli, ok, json } = cliAgainst(() => gateway.adminUrl);
 
 describe('switchyard shadow', () => {
   it('sets a shadow, shows it in status, and stops it, each audited with the reason', async () => {
@@ -107,7 +74,7 @@ describe('switchyard shadow', () => {
       [['start', 'fraud-scorer', 'v2', '--steps', 'shadow:10:1m:2,5:1m'], 'shadow:PERCENT:BAKE'],
     ];
     for (const [args, detail] of cases) {
-      const res = await cli(args, spy);
+      const res = await cli(args, {}, spy);
       expect(res.code, args.join(' ')).toBe(EXIT.usage);
       expectOneLine(res.err, detail);
     }

@@ -1,9 +1,10 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EXIT, run } from '../../src/cli/run.js';
+import { EXIT } from '../../src/cli/run.js';
 import type { Gateway } from '../../src/main.js';
-import { configYaml, OPERATOR_TOKEN, READ_TOKEN, startTestGateway } from '../helpers/gateway.js';
+import { cliAgainst, expectOneLine } from '../helpers/cli.js';
+import { configYaml, READ_TOKEN, startTestGateway } from '../helpers/gateway.js';
 
 /** The CLI against a real gateway, run in-process through its entry function. */
 
@@ -17,43 +18,7 @@ afterEach(async () => {
   await gateway.close();
 });
 
-interface Result {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(args: readonly string[], env: Record<string, string | undefined> = {}, fetchImpl?: typeof fetch): Promise<Result> {
-  let out = '';
-  let err = '';
-  const code = await run(args, {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    env: { SWITCHYARD_ADMIN_URL: gateway.adminUrl, SWITCHYARD_ADMIN_TOKEN: OPERATOR_TOKEN, ...env },
-    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
-  });
-  return { code, out, err };
-}
-
-async function ok(args: readonly string[]): Promise<string> {
-  const res = await cli(args);
-  expect(res.err).toBe('');
-  expect(res.code).toBe(EXIT.ok);
-  return res.out;
-}
-
-async function json(args: readonly string[]): Promise<Record<string, any>> {
-  return JSON.parse(await ok([...args, '--json'])) as Record<string, any>;
-}
-
-/** One clear line on stderr: `switchyard: <detail>`. */
-function expectOneLine(err: string, detail: string | RegExp): void {
-  const lines = err.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^switchyard: /);
-  if (typeof detail === 'string') expect(lines[0]).toContain(detail);
-  else expect(lines[0]).toMatch(detail);
-}
+const { cli, ok, json } = cliAgainst(() => gateway.adminUrl);
 
 async function closedPort(): Promise<number> {
   const server = createServer();
