@@ -31,7 +31,21 @@ export function cliAgainst(adminUrl: () => string) {
     return res.out;
   };
   const json = async (args: readonly string[]): Promise<Record<string, any>> => JSON.parse(await ok([...args, '--json'])) as Record<string, any>;
-  return { cli, ok, json };
+  /** Each `[args, detail]` exits 2 with one line holding `detail`, and none reaches the gateway. */
+  const expectUsageErrors = async (cases: ReadonlyArray<readonly [readonly string[], string]>): Promise<void> => {
+    let called = false;
+    const spy: typeof fetch = async (...args) => {
+      called = true;
+      return fetch(...args);
+    };
+    for (const [args, detail] of cases) {
+      const res = await cli(args, {}, spy);
+      expect(res.code, args.join(' ')).toBe(EXIT.usage);
+      expectOneLine(res.err, detail);
+    }
+    expect(called).toBe(false);
+  };
+  return { cli, ok, json, expectUsageErrors };
 }
 
 /** One clear line on stderr: `switchyard: <detail>`. */

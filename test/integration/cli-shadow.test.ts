@@ -16,7 +16,7 @@ afterEach(async () => {
   await gateway.close();
 });
 
-const { cli, ok, json } = cliAgainst(() => gateway.adminUrl);
+const { cli, ok, json, expectUsageErrors } = cliAgainst(() => gateway.adminUrl);
 
 describe('switchyard shadow', () => {
   it('sets a shadow, shows it in status, and stops it, each audited with the reason', async () => {
@@ -58,11 +58,6 @@ describe('switchyard shadow', () => {
   });
 
   it('exits 2 on usage errors without calling the gateway', async () => {
-    let called = false;
-    const spy: typeof fetch = async (...args) => {
-      called = true;
-      return fetch(...args);
-    };
     const cases: [string[], string][] = [
       [['shadow', 'fraud-scorer'], 'give a version and --percent to shadow it, or --stop'],
       [['shadow', 'fraud-scorer', 'v2'], '--percent is required with a version'],
@@ -73,12 +68,7 @@ describe('switchyard shadow', () => {
       [['start', 'fraud-scorer', 'v2', '--steps', 'shadow:x:1m,5:1m'], 'shadow: must be a percent'],
       [['start', 'fraud-scorer', 'v2', '--steps', 'shadow:10:1m:2,5:1m'], 'shadow:PERCENT:BAKE'],
     ];
-    for (const [args, detail] of cases) {
-      const res = await cli(args, {}, spy);
-      expect(res.code, args.join(' ')).toBe(EXIT.usage);
-      expectOneLine(res.err, detail);
-    }
-    expect(called).toBe(false);
+    await expectUsageErrors(cases);
   });
 
   it('starts a rollout with shadow steps and shows them', async () => {

@@ -18,7 +18,7 @@ afterEach(async () => {
   await gateway.close();
 });
 
-const { cli, ok, json } = cliAgainst(() => gateway.adminUrl);
+const { cli, ok, json, expectUsageErrors } = cliAgainst(() => gateway.adminUrl);
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -200,11 +200,6 @@ describe('failures and exit codes', () => {
   });
 
   it('exits 2 on usage errors without calling the gateway', async () => {
-    let called = false;
-    const spy: typeof fetch = async (...args) => {
-      called = true;
-      return fetch(...args);
-    };
     const cases: [string[], string][] = [
       [['frobnicate'], "unknown command 'frobnicate'"],
       [['weight', 'fraud-scorer'], "missing required argument 'percent'"],
@@ -214,12 +209,7 @@ describe('failures and exit codes', () => {
       [['status', '--bogus'], "unknown option '--bogus'"],
       [['status', '--admin-url', 'localhost:8081'], '--admin-url'],
     ];
-    for (const [args, detail] of cases) {
-      const res = await cli(args, {}, spy);
-      expect(res.code, args.join(' ')).toBe(EXIT.usage);
-      expectOneLine(res.err, detail);
-    }
-    expect(called).toBe(false);
+    await expectUsageErrors(cases);
   });
 
   it('prints help with exit 0', async () => {
