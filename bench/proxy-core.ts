@@ -26,11 +26,12 @@
  */
 import { availableParallelism, cpus } from 'node:os';
 import { Child } from './lib/child.js';
-import { cpuProbeMs, startCpuAccount, waitForQuiet, type CpuShare } from './lib/cpu-account.js';
+import { cpuProbeMs, startCpuAccount, type CpuShare } from './lib/cpu-account.js';
 import { STICKY_HEADER } from './lib/build-core.js';
 import type { ProcStats } from './lib/proc-stats.js';
 import { fmtBytes, fmtInt, fmtMs, fmtRatio, median, renderTable } from './lib/table.js';
 import { prime } from './lib/prime.js';
+import { DISTURBED, measureQuietly, pct } from './lib/quiet-run.js';
 import { inProxyTimes, type InProxy } from './lib/trace.js';
 import { runWrk, wrkVersion, type LoadResult } from './lib/wrk.js';
 
@@ -75,9 +76,6 @@ interface Run {
   /** Slow scenario: time spent inside the proxy per request, from timestamps on both sides of it. */
   readonly inProxy: InProxy | null;
 }
-
-/** A run where other processes took more than this share of the machine is measured again once. */
-const DISTURBED = 0.1;
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = {
@@ -164,22 +162,14 @@ async function main(): Promise<void> {
           runsLeft--;
           // Waiting and re-measuring only spend the slack of the time budget.
           const slackS = () => opts.budget - (Date.now() - startedAt) / 1000 - runsLeft * perRun - opts.seconds;
-          const waitS = Math.max(0, Math.min(opts.quietWait, slackS()));
-          const busy = waitS > 0 ? await waitForQuiet(DISTURBED, waitS * 1000) : null;
-          if (busy !== null && busy >= DISTURBED) console.log(`    (machine still ${pct(busy)} busy after waiting ${waitS.toFixed(0)} s; measuring anyway)`);
-          await runWrk({ ...load, seconds: opts.warmup });
-          let run = await measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds });
-          if ((run.cpu?.foreign ?? 0) > DISTURBED && slackS() < opts.seconds) {
-            console.log(`${progressLine(run)}\n    (other processes used ${pct(run.cpu?.foreign)} of the machine; no time left in the budget to measure again)`);
-          } else if ((run.cpu?.foreign ?? 0) > DISTURBED) {
-            console.log(`${progressLine(run)}\n    (other processes used ${pct(run.cpu?.foreign)} of the machine: measuring again, keeping the quieter run)`);
-            const again = await measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds });
-            console.log(progressLine(again));
-            if ((again.cpu?.foreign ?? 0) < (run.cpu?.foreign ?? 0)) run = again;
-            console.log(`    (kept the ${run === again ? 'second' : 'first'} run)`);
-          } else {
-            console.log(progressLine(run));
-          }
+          const run = await measureQuietly({
+            quietWait: opts.quietWait,
+            seconds: opts.seconds,
+            slackS,
+            warmup: () => runWrk({ ...load, seconds: opts.warmup }),
+            measure: () => measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds }),
+            line: progressLine,
+          });
           runs.push(run);
           if (run.proxy !== null) peakRss.set(variant, Math.max(peakRss.get(variant) ?? 0, run.proxy.maxRssBytes));
         }
@@ -213,7 +203,6 @@ async function measure(
   return { rep, scenario, variant, load: result, proxy: proxyStats, backend: backendStats, cpu, probeMs, inProxy };
 }
 
-const pct = (x: number | undefined): string => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
 
 function rotate<T>(list: readonly T[], by: number): T[] {
   const k = by % list.length;

@@ -35,10 +35,11 @@
  */
 import { availableParallelism, cpus } from 'node:os';
 import { Child } from './lib/child.js';
-import { cpuProbeMs, startCpuAccount, waitForQuiet, type CpuShare } from './lib/cpu-account.js';
+import { cpuProbeMs, startCpuAccount, type CpuShare } from './lib/cpu-account.js';
 import { holdIdleConnections } from './lib/idle-connections.js';
 import { nginxBinary, nginxVersion, openFilesLimit, startNginx } from './lib/nginx.js';
 import { prime } from './lib/prime.js';
+import { DISTURBED, measureQuietly, pct } from './lib/quiet-run.js';
 import { sampleTreeRss, stopOwnedOnExit, treeCpuMs, treePids, treePssBytes, treeRssBytes } from './lib/proc-tree.js';
 import { printProxySummary, type IdleRun, type Run, type Scenario } from './lib/proxy-report.js';
 import { serveHasWorkersFlag, startSwitchyard } from './lib/switchyard.js';
@@ -46,8 +47,6 @@ import { runWrk, wrkVersion } from './lib/wrk.js';
 
 const STICKY_HEADER = 'x-user-id';
 const KEYS = 1000;
-/** A run where other processes took more than this share of the machine is measured again once. */
-const DISTURBED = 0.1;
 
 /** Node flags for Switchyard's processes, e.g. BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const proxyExecArgv = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -166,20 +165,14 @@ async function main(): Promise<void> {
             const url = proxy?.url ?? `${backendUrl}/predict`;
             const load = { url, connections: opts.connections, threads: opts.threads, keys: KEYS, keyHeader: STICKY_HEADER };
             runsLeft--;
-            const waitS = Math.max(0, Math.min(opts.quietWait, slackS()));
-            const busy = waitS > 0 ? await waitForQuiet(DISTURBED, waitS * 1000) : null;
-            if (busy !== null && busy >= DISTURBED) console.log(`    (machine still ${pct(busy)} busy after waiting ${waitS.toFixed(0)} s; measuring anyway)`);
-            await runWrk({ ...load, seconds: opts.warmup });
-            let run = await measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds });
-            if ((run.cpu?.foreign ?? 0) > DISTURBED && slackS() >= opts.seconds) {
-              console.log(`${progressLine(run)}\n    (other processes used ${pct(run.cpu?.foreign)} of the machine: measuring again, keeping the quieter run)`);
-              const again = await measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds });
-              console.log(progressLine(again));
-              if ((again.cpu?.foreign ?? 0) < (run.cpu?.foreign ?? 0)) run = again;
-              console.log(`    (kept the ${run === again ? 'second' : 'first'} run)`);
-            } else {
-              console.log(progressLine(run));
-            }
+            const run = await measureQuietly({
+              quietWait: opts.quietWait,
+              seconds: opts.seconds,
+              slackS,
+              warmup: () => runWrk({ ...load, seconds: opts.warmup }),
+              measure: () => measure(rep, scenario, variant, backend, proxy, { ...load, seconds: opts.seconds }),
+              line: progressLine,
+            });
             runs.push(run);
           }
           if (scenario === 'fast' && opts.scenarios.includes('idle') && opts.idle > 0) {
@@ -268,7 +261,6 @@ async function measureIdle(rep: number, proxy: Proxy, count: number): Promise<Id
   }
 }
 
-const pct = (x: number | undefined): string => (x === undefined ? '?' : `${(x * 100).toFixed(0)}%`);
 const mb = (b: number): string => `${(b / 1024 / 1024).toFixed(0)} MB`;
 
 function rotate<T>(list: readonly T[], by: number): T[] {
