@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -203,4 +204,33 @@ describe('proxy forwarding', () => {
     // Well before the 1 s upstream timeout, which would also close it.
     await expect.poll(() => v2.aborted - before, { timeout: 600 }).toBe(1);
   });
+});
+
+describe('client keep-alive', () => {
+  /** Sends one request on a raw connection and resolves with how long the gateway kept it open afterwards (capped). */
+  async function idleLifetime(proxyUrl: string, capMs: number): Promise<number> {
+    const { port } = new URL(proxyUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write('GET /fraud/ka HTTP/1.1\r\nHost: gw\r\nx-model-version: v1\r\n\r\n');
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    const answeredAt = Date.now();
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - answeredAt)));
+    const cap = new Promise<number>((resolve) => setTimeout(() => resolve(capMs), capMs));
+    const lifetime = await Promise.race([closed, cap]);
+    socket.destroy();
+    return lifetime;
+  }
+
+  it('closes an idle client connection after proxy.keepAliveTimeout, not node’s 5 s', async () => {
+    const backend = await startBackend('ka');
+    const short = await startTestGateway(configYaml({ v1: [backend.url] }).replace('proxy: { listen: "127.0.0.1:0" }', 'proxy: { listen: "127.0.0.1:0", keepAliveTimeout: 300ms }'));
+    const usual = await startTestGateway(configYaml({ v1: [backend.url] }));
+    try {
+      expect(await idleLifetime(short.proxyUrl, 5_000)).toBeLessThan(3_000);
+      // The default (65 s) keeps it past node's own 5 s default.
+      expect(await idleLifetime(usual.proxyUrl, 5_500)).toBe(5_500);
+    } finally {
+      await Promise.all([short.close(), usual.close(), backend.close()]);
+    }
+  }, 20_000);
 });

@@ -117,7 +117,7 @@ describe('valid fixtures', () => {
     expect(config.log).toEqual({ level: 'info' });
     expect(config.analysis).toEqual({ interval: 5_000, bucket: 1_000, flush: 1_000, settle: 2_000, baseline: 600_000, retention: 86_400_000, maxInconclusive: 60 });
     expect(config.notifications).toEqual({ webhooks: [] });
-    expect(config.proxy).toMatchObject({ drainDelay: 5_000, drainTimeout: 30_000, accessLog: false });
+    expect(config.proxy).toMatchObject({ drainDelay: 5_000, drainTimeout: 30_000, accessLog: false, keepAliveTimeout: 65_000, workers: 1 });
     expect(config.services['fraud-scorer']).toEqual({
       analysis: { enabled: true, config: DEFAULT_ANALYSIS_CONFIG },
       fallback: { toStable: true, statuses: [502, 503, 504], replayBodyBytes: 1024 * 1024 },
@@ -273,6 +273,14 @@ services:
         'services.ranker.versions.v1.targets[0]: only http:// targets are supported (got "ftp://files")',
       ]),
     );
+  });
+
+  test('names a bad keep-alive timeout or worker count', () => {
+    const text = (proxy: string) => `proxy: { ${proxy} }\n${SERVICE}`;
+    expect(problemsOf(refusal(() => parseConfig(text('keepAliveTimeout: 0s'), {})))).toEqual(['proxy.keepAliveTimeout: must be more than 0']);
+    expect(problemsOf(refusal(() => parseConfig(text('workers: 0'), {})))).toEqual(['proxy.workers: must be at least 1']);
+    expect(problemsOf(refusal(() => parseConfig(text('workers: 2.5'), {})))).toEqual(['proxy.workers: must be a whole number']);
+    expect(parseConfig(text('workers: 4, keepAliveTimeout: 2m'), {}).proxy).toMatchObject({ workers: 4, keepAliveTimeout: 120_000 });
   });
 
   test('reads only the environment it is given, never process.env', () => {
