@@ -207,6 +207,7 @@ describe('failures and exit codes', () => {
       [['start', 'fraud-scorer', 'v2', '--strategy', 'yolo'], 'yolo'],
       [['start', 'fraud-scorer', 'v2', '--steps', '5:1m:3'], '--steps'],
       [['status', '--bogus'], "unknown option '--bogus'"],
+      [['serve', '--config', 'config/example.yaml', '--workers', '0'], 'not a number of workers (1..64)'],
       [['status', '--admin-url', 'localhost:8081'], '--admin-url'],
     ];
     await expectUsageErrors(cases);
