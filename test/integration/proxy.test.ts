@@ -233,4 +233,19 @@ describe('client keep-alive', () => {
       await Promise.all([short.close(), usual.close(), backend.close()]);
     }
   }, 20_000);
+
+  it('close() does not wait for client connections to go idle by themselves', async () => {
+    const backend = await startBackend('ka');
+    const gw = await startTestGateway(configYaml({ v1: [backend.url] }));
+    const socket = connect(Number(new URL(gw.proxyUrl).port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // Half a request: the connection is neither idle nor finished.
+    socket.write('GET /fraud/ka HTTP/1.1\r\nHost: gw\r\n');
+    socket.on('error', () => undefined);
+    const closed = gw.close().then(() => 'closed');
+    const late = new Promise((resolve) => setTimeout(() => resolve('still open after 5 s'), 5_000));
+    expect(await Promise.race([closed, late])).toBe('closed');
+    socket.destroy();
+    await backend.close();
+  }, 20_000);
 });

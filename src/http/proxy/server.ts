@@ -74,10 +74,12 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
       await closed;
       return { cut };
     },
+    // The hard stop (drain is the graceful one): with client keep-alive at 65 s,
+    // waiting for connections to go idle by themselves could take that long.
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeIdleConnections();
+        server.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
         destroyPools(resolver.allPools());
       }),
