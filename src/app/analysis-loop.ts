@@ -1,6 +1,6 @@
 import { analyseFrom, type AnalysisConfig } from '../core/analysis/detector.js';
 import { decideProgression, decisiveResult, shadowHoldReason } from '../core/progression.js';
-import { isActive, type RolloutState, type ShadowVerdict, type Verdict } from '../core/rollout-state.js';
+import { isActive, type Hold, type RolloutState, type ShadowVerdict, type Verdict } from '../core/rollout-state.js';
 import type { DriftConfig } from '../core/shadow/drift.js';
 import type { PredictionKind } from '../core/shadow/prediction.js';
 import type { ServiceCatalog } from './catalog.js';
@@ -34,6 +34,14 @@ export interface AnalysisLoopOptions {
   readonly onVerdict?: (service: string, verdict: Verdict) => void;
   readonly onShadowVerdict?: (service: string, verdict: ShadowVerdict) => void;
   readonly onLeader?: (leader: boolean) => void;
+  /** A hold began (the hold) or ended (null): once each, not every round; `state` is the rollout it holds. */
+  readonly onHold?: (service: string, hold: Hold | null, state: RolloutState) => void;
+  /** Judging one service failed; the round went on with the others. */
+  readonly onError?: (service: string, err: Error) => void;
+  /** A round on the lease holder ended: how long it took and how many services it judged and failed. */
+  readonly onRound?: (round: { readonly durationMs: number; readonly services: number; readonly failed: number }) => void;
+  /** Services judged at once in a round; default 16. */
+  readonly concurrency?: number;
 }
 
 const LEASE = 'analysis';

@@ -14,8 +14,10 @@ export interface CommandOptions {
   readonly reason?: string | null;
   /** The revision the caller saw; a mismatch is refused instead of retried. */
   readonly ifMatch?: number;
-  /** The analysis verdict behind the command, kept as the state's last verdict. */
+  /** The analysis verdict behind the command, kept in its audit entry and announced with it. */
   readonly verdict?: Verdict;
+  /** The control rule the caller applied (the analysis names its own); a rule of the transition itself comes first. */
+  readonly rule?: string;
   /** Release outside the service's release windows; needs a reason, audited as forced. */
   readonly force?: boolean;
 }
@@ -28,6 +30,10 @@ export interface Transition {
   readonly reason: string | null;
   readonly before: RolloutState;
   readonly after: RolloutState;
+  /** The control rule applied (src/core/control-rules.ts), if any. */
+  readonly rule: string | null;
+  /** The analysis verdict behind it, if the analysis made it. */
+  readonly verdict: Verdict | null;
 }
 
 export interface OverrideInput {
@@ -106,16 +112,19 @@ export class RolloutCommands {
       const before = await this.state(service);
       if (options.ifMatch !== undefined && before.revision !== options.ifMatch) throw stale(service, options.ifMatch, before.revision);
       const now = this.clock.now();
-      const result = transition(before, command, { versions, now, reason: asked, ...(options.verdict === undefined ? {} : { verdict: options.verdict }) });
+      const result = transition(before, command, { versions, now, reason: asked });
       if (!result.ok) throw new SwitchyardError(result.refusal.code, result.refusal.message, { service, phase: before.phase });
       const release = decideRelease({ policy, command, before, after: result.state, now, force: options.force === true });
       if (!release.allowed) throw windowClosed(service, release.refusal, release.nextOpenAt, policy?.timeZone);
       // A forced release says so in the audit log and on the state.
       const reason = release.forced ? forcedReason(asked ?? '') : asked;
       const after = release.forced ? { ...result.state, reason } : result.state;
-      const written = await this.store.compareAndSet(before.revision, after, audit(before, command.type, options.actor, reason, before, after, now));
+      const rule = result.rule ?? options.rule ?? null;
+      const verdict = options.verdict ?? null;
+      const entry = { ...audit(before, command.type, options.actor, reason, before, after, now), rule, verdict };
+      const written = await this.store.compareAndSet(before.revision, after, entry);
       if (written.ok) {
-        const done: Transition = { service, action: command.type, actor: options.actor, reason, before, after: written.state };
+        const done: Transition = { service, action: command.type, actor: options.actor, reason, before, after: written.state, rule, verdict };
         for (const listener of this.listeners) listener(done);
         return written.state;
       }

@@ -1,5 +1,5 @@
 import type { Override } from './override.js';
-import type { RolloutState } from './rollout-state.js';
+import type { RolloutState, Verdict } from './rollout-state.js';
 import type { CommandType } from './transition.js';
 
 export type AuditAction = 'init' | CommandType | 'override-put' | 'override-delete';
@@ -16,6 +16,10 @@ export interface AuditEntry {
   readonly at: number;
   readonly before: AuditSubject;
   readonly after: AuditSubject;
+  /** The control rule between operators and the analysis that this change applied (src/core/control-rules.ts); absent in older entries. */
+  readonly rule?: string | null;
+  /** The analysis verdict behind a change the analysis made; absent otherwise. */
+  readonly verdict?: Verdict | null;
 }
 
 export type NewAuditEntry = Omit<AuditEntry, 'id'>;

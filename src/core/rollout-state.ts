@@ -59,7 +59,18 @@ export interface VerdictCheck {
   readonly value: number | null;
   readonly threshold: number;
   readonly result: VerdictResult;
+  /** The figures behind the value: counts, rates, where the threshold comes from. */
   readonly detail: string;
+  /** What the check says, in words an on-call engineer reads: "evidence 1.2 of the 200 that roll back: no sign of regression". */
+  readonly meaning: string;
+}
+
+/** Why the analysis holds a rollout it would otherwise move, and since when (the first round that held it). */
+export interface Hold {
+  /** `sample-ratio`: the candidate's share of requests does not match its weight; `shadow-drift`: a shadow step's predictions drift. */
+  readonly kind: 'sample-ratio' | 'shadow-drift';
+  readonly reason: string;
+  readonly since: number;
 }
 
 /** Prediction drift of the shadow against stable (research/canary-statistics.md §2.3). */
@@ -94,6 +105,14 @@ export interface Verdict {
   readonly figures: Readonly<Record<string, number>>;
   /** The shadow's verdict, when a shadow was judged in the same round. */
   readonly shadow?: ShadowVerdict | null;
+  /**
+   * The start of the rollout this verdict judged (its `startedAt`), or null for a
+   * shadow judged while no rollout runs. The API shows a verdict only beside the
+   * rollout it judged; absent in verdicts stored before it existed.
+   */
+  readonly startedAt?: number | null;
+  /** Set by the analysis loop: what holds the rollout, if anything. */
+  readonly held?: Hold | null;
 }
 
 export interface RolloutState {

@@ -1,10 +1,12 @@
+import { CONTROL_RULES, type ControlRule } from './control-rules.js';
 import type { ErrorCode } from './errors.js';
 import { MAX_WEIGHT_BP } from './weight.js';
-import { isActive, isShadowStep, shadowSalt, type RolloutState, type ShadowState, type Step, type Strategy, type Verdict } from './rollout-state.js';
+import { isActive, isShadowStep, shadowSalt, type RolloutState, type ShadowState, type Step, type Strategy } from './rollout-state.js';
 
 /** Operator commands; analysis verdicts and alerts arrive as the same commands with another actor. */
 export type RolloutCommand =
-  | { readonly type: 'start'; readonly candidate: string; readonly strategy?: Strategy; readonly steps?: readonly Step[]; readonly salt?: string }
+  /** With `weightBp` (and no steps) a manual canary at that weight; with no steps anywhere, a manual canary at 0. */
+  | { readonly type: 'start'; readonly candidate: string; readonly strategy?: Strategy; readonly steps?: readonly Step[]; readonly salt?: string; readonly weightBp?: number }
   | { readonly type: 'set-weight'; readonly weightBp: number }
   | { readonly type: 'pause' }
   | { readonly type: 'resume' }
@@ -24,8 +26,6 @@ export interface TransitionContext {
   readonly versions: readonly string[];
   readonly now: number;
   readonly reason: string | null;
-  /** The analysis verdict that led to this command, kept as the state's last verdict. */
-  readonly verdict?: Verdict;
 }
 
 export interface Refusal {
@@ -34,8 +34,12 @@ export interface Refusal {
 }
 
 export type TransitionResult =
-  | { readonly ok: true; readonly state: RolloutState }
+  /** `rule`: the control rule (src/core/control-rules.ts) this transition applied, for the audit entry. */
+  | { readonly ok: true; readonly state: RolloutState; readonly rule: string | null }
   | { readonly ok: false; readonly refusal: Refusal };
+
+/** What `decide` hands back: the next state and the control rule it applied, if any. */
+type Decision = { readonly ok: true; readonly state: RolloutState; readonly rule?: ControlRule } | { readonly ok: false; readonly refusal: Refusal };
 
 const VERB: Record<CommandType, string> = {
   start: 'start a rollout',
@@ -55,22 +59,24 @@ export function commandVerb(type: CommandType): string {
   return VERB[type];
 }
 
-function refuse(command: RolloutCommand, state: RolloutState, why: string, code: ErrorCode = 'SY_ERR_ILLEGAL_TRANSITION'): TransitionResult {
+function refuse(command: RolloutCommand, state: RolloutState, why: string, code: ErrorCode = 'SY_ERR_ILLEGAL_TRANSITION'): { ok: false; refusal: Refusal } {
   return { ok: false, refusal: { code, message: `cannot ${VERB[command.type]}: service ${state.service} ${why}` } };
 }
 
 /**
  * The one pure transition function: `(state, command, context) -> state | refusal`.
- * Every accepted command bumps the revision by exactly one.
+ * Every accepted command bumps the revision by exactly one. The latest verdict
+ * lives in the store's verdict record alone; the document's `lastVerdict` is
+ * kept null (older replicas still read the field).
  */
 export function transition(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): TransitionResult {
   const next = decide(state, command, ctx);
   if (!next.ok) return next;
-  const lastVerdict = ctx.verdict ?? next.state.lastVerdict;
   const weightSince = next.state.weightBp === state.weightBp && command.type !== 'start' ? state.weightSince : ctx.now;
   return {
     ok: true,
-    state: { ...next.state, revision: state.revision + 1, updatedAt: ctx.now, reason: ctx.reason, lastVerdict, weightSince, shadow: keptShadow(next.state) },
+    state: { ...next.state, revision: state.revision + 1, updatedAt: ctx.now, reason: ctx.reason, lastVerdict: null, weightSince, shadow: keptShadow(next.state) },
+    rule: next.rule === undefined ? null : CONTROL_RULES[next.rule],
   };
 }
 
@@ -92,18 +98,17 @@ function dropShadowOf(state: RolloutState, version: string | null): RolloutState
   return state.shadow !== null && state.shadow.version === version ? { ...state, shadow: null } : state;
 }
 
-function decide(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): TransitionResult {
+function decide(state: RolloutState, command: RolloutCommand, ctx: TransitionContext): Decision {
   switch (command.type) {
     case 'start':
       return start(state, command, ctx);
     case 'set-weight':
-      return setWeight(state, command);
+      return setWeight(state, command, ctx.now);
     case 'pause':
       if (state.phase !== 'progressing') return refuse(command, state, `is ${state.phase}, not progressing`);
       return { ok: true, state: { ...state, phase: 'paused' } };
     case 'resume':
-      if (state.phase !== 'paused') return refuse(command, state, `is ${state.phase}, not paused`);
-      return { ok: true, state: { ...state, phase: 'progressing', stepStartedAt: ctx.now } };
+      return resume(state, command, ctx.now);
     case 'promote':
       if (!isActive(state) || state.candidate === null) return refuse(command, state, 'has no rollout in progress');
       return { ok: true, state: promoted(state, state.candidate) };
@@ -132,7 +137,7 @@ function promoted(state: RolloutState, candidate: string): RolloutState {
  * in any phase; the candidate only while it has no live traffic (before the
  * first weighted step, or a blue-green candidate not switched to).
  */
-function setShadow(state: RolloutState, command: Extract<RolloutCommand, { type: 'shadow' }>, ctx: TransitionContext): TransitionResult {
+function setShadow(state: RolloutState, command: Extract<RolloutCommand, { type: 'shadow' }>, ctx: TransitionContext): Decision {
   if (!ctx.versions.includes(command.version)) {
     return refuse(command, state, `has no version ${command.version} (versions: ${ctx.versions.join(', ')})`, 'SY_ERR_UNKNOWN_VERSION');
   }
@@ -159,9 +164,10 @@ function setShadow(state: RolloutState, command: Extract<RolloutCommand, { type:
  * moves back. From one shadow step to the next the candidate's sample changes;
  * out of the shadow steps into a weighted one its shadow ends.
  */
-function advance(state: RolloutState, command: RolloutCommand, now: number): TransitionResult {
+function advance(state: RolloutState, command: RolloutCommand, now: number): Decision {
   if (state.phase !== 'progressing' || state.candidate === null) return refuse(command, state, `is ${state.phase}, not progressing`);
   if (state.strategy !== 'canary') return refuse(command, state, 'runs blue-green, which an operator switches and promotes');
+  if (state.steps.length === 0) return refuse(command, state, 'runs a manual canary (no steps); operators set its weight and promote it');
   const nextIndex = state.stepIndex + 1;
   const step = state.steps[nextIndex];
   if (step === undefined) return { ok: true, state: promoted(state, state.candidate) };
@@ -176,7 +182,7 @@ function candidateShadow(state: RolloutState, candidate: string, step: Step, now
   return { version: candidate, sampleBp: step.shadowBp ?? 0, salt: shadowSalt(state.service), since };
 }
 
-function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'start' }>, ctx: TransitionContext): TransitionResult {
+function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'start' }>, ctx: TransitionContext): Decision {
   if (isActive(state)) {
     return refuse(command, state, `already has ${state.candidate ?? 'a candidate'} ${state.phase}; promote or roll it back first`);
   }
@@ -187,18 +193,15 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
     return refuse(command, state, `already serves ${command.candidate} as stable`);
   }
   const strategy = command.strategy ?? state.strategy;
-  const steps = command.steps ?? state.steps;
-  if (strategy === 'canary' && steps.length === 0) {
-    return refuse(command, state, 'has no canary steps; give steps in the command or the config', 'SY_ERR_VALIDATION');
-  }
-  const badStep = invalidStep(steps);
-  if (badStep !== null) return refuse(command, state, badStep, 'SY_ERR_VALIDATION');
-  const weightBp = strategy === 'canary' ? (steps[0]?.weightBp ?? 0) : 0;
+  const plan = startPlan(state, command, strategy);
+  if (typeof plan === 'string') return refuse(command, state, plan, 'SY_ERR_VALIDATION');
+  const { steps, weightBp } = plan;
   // A canary whose plan opens with a shadow step starts in the dark: weight 0, the candidate shadowed.
   const first = steps[0];
   const shadow = strategy === 'canary' && first !== undefined && isShadowStep(first) ? candidateShadow(state, command.candidate, first, ctx.now) : state.shadow;
   return {
     ok: true,
+    ...(strategy === 'canary' && steps.length === 0 ? { rule: 'manualCanary' as const } : {}),
     state: {
       ...state,
       shadow,
@@ -214,6 +217,29 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
       lastVerdict: null,
     },
   };
+}
+
+/**
+ * The steps and first weight of a start, or why they cannot be. A weight in the
+ * command starts a manual canary at that weight (the config's steps are not
+ * used); a canary with no steps anywhere is a manual canary at weight 0; a
+ * blue-green rollout starts warm at weight 0.
+ */
+function startPlan(state: RolloutState, command: Extract<RolloutCommand, { type: 'start' }>, strategy: Strategy): { steps: readonly Step[]; weightBp: number } | string {
+  if (command.weightBp !== undefined) {
+    if (strategy === 'blue-green') return 'got a weight for a blue-green rollout, which starts at weight 0 and moves with switch';
+    if ((command.steps?.length ?? 0) > 0) return 'got both steps (a plan the analysis advances) and a weight (a manual canary); give one';
+    if (!validWeight(command.weightBp)) return `got weight ${command.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`;
+    return { steps: [], weightBp: command.weightBp };
+  }
+  const steps = command.steps ?? state.steps;
+  const badStep = invalidStep(steps);
+  if (badStep !== null) return badStep;
+  return { steps, weightBp: strategy === 'canary' ? (steps[0]?.weightBp ?? 0) : 0 };
+}
+
+function validWeight(weightBp: number): boolean {
+  return Number.isInteger(weightBp) && weightBp >= 0 && weightBp <= MAX_WEIGHT_BP;
 }
 
 /**
@@ -242,21 +268,38 @@ function invalidStep(steps: readonly Step[]): string | null {
   return null;
 }
 
-function setWeight(state: RolloutState, command: Extract<RolloutCommand, { type: 'set-weight' }>): TransitionResult {
+/**
+ * An operator's weight (the loop never sets one). It restarts the step's bake,
+ * so the step is judged again at the new weight; 0 pauses the rollout; a weight
+ * above 0 resumes a rollout paused at 0. A pause at a weight above 0 stays.
+ */
+function setWeight(state: RolloutState, command: Extract<RolloutCommand, { type: 'set-weight' }>, now: number): Decision {
   if (state.candidate === null) return refuse(command, state, 'has no candidate');
   if (!isActive(state)) return refuse(command, state, `has no rollout in progress (${state.phase})`);
   if (state.strategy === 'blue-green') return refuse(command, state, 'runs blue-green, which moves traffic with switch, not weights');
-  if (!Number.isInteger(command.weightBp) || command.weightBp < 0 || command.weightBp > MAX_WEIGHT_BP) {
+  if (!validWeight(command.weightBp)) {
     return refuse(command, state, `got weight ${command.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`, 'SY_ERR_VALIDATION');
   }
-  return { ok: true, state: { ...state, weightBp: command.weightBp } };
+  const weighted: RolloutState = { ...state, weightBp: command.weightBp, stepStartedAt: now };
+  if (command.weightBp === 0) return { ok: true, state: { ...weighted, phase: 'paused' }, rule: 'weightZeroHolds' };
+  if (state.phase === 'paused' && state.weightBp === 0) return { ok: true, state: { ...weighted, phase: 'progressing' }, rule: 'weightResumes' };
+  return { ok: true, state: weighted, rule: 'operatorWeight' };
+}
+
+/** Resume restarts the step's bake; a rollout paused at weight 0 gets its (weighted) step's weight back. */
+function resume(state: RolloutState, command: RolloutCommand, now: number): Decision {
+  if (state.phase !== 'paused') return refuse(command, state, `is ${state.phase}, not paused`);
+  const resumed: RolloutState = { ...state, phase: 'progressing', stepStartedAt: now };
+  const stepWeightBp = state.strategy === 'canary' ? (state.steps[state.stepIndex]?.weightBp ?? 0) : 0;
+  if (state.weightBp === 0 && stepWeightBp > 0) return { ok: true, state: { ...resumed, weightBp: stepWeightBp }, rule: 'resumeRestoresStep' };
+  return { ok: true, state: resumed };
 }
 
 /**
  * Blue-green: during a rollout, flips all traffic between stable and candidate.
  * After a promotion or rollback, swaps stable with the colour kept warm.
  */
-function switchColour(state: RolloutState, command: RolloutCommand): TransitionResult {
+function switchColour(state: RolloutState, command: RolloutCommand): Decision {
   if (isActive(state)) {
     if (state.strategy !== 'blue-green') return refuse(command, state, 'runs a canary; set the weight or promote instead');
     return { ok: true, state: { ...state, weightBp: state.weightBp === MAX_WEIGHT_BP ? 0 : MAX_WEIGHT_BP } };

@@ -54,7 +54,7 @@ export class WebhookNotifier {
       step: after.stepIndex,
       phase: after.phase,
       revision: after.revision,
-      verdict: after.lastVerdict,
+      verdict: transition.verdict,
     });
     for (const target of this.o.targets) void this.deliver(target, body, event, transition.service);
   }

@@ -53,9 +53,11 @@ function verdictOf(result: Verdict['result'], at: number): Verdict {
     at,
     hold: false,
     checks: [
-      { name: 'errors', value: 142, threshold: 100, result: 'fail', detail: 'e-process' },
-      { name: 'latency', value: null, threshold: 1.1, result: 'inconclusive', detail: 'too few samples' },
+      { name: 'errors', value: 142, threshold: 100, result: 'fail', detail: 'e-process', meaning: 'the candidate fails more often than stable' },
+      { name: 'latency', value: null, threshold: 1.1, result: 'inconclusive', detail: 'too few samples', meaning: 'not judged yet' },
     ],
+    startedAt: at - 60_000,
+    held: { kind: 'sample-ratio', reason: 'candidate share 9% vs weight 5%', since: at - 5_000 },
     // A ratio against a stable error rate of 0 is infinite; it must come back as it went in.
     figures: { candidateRequests: 1200, errorRatio: Infinity, latencyRatio: Number.NaN },
   };

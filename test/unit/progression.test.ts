@@ -88,9 +88,9 @@ describe('advance', () => {
     expect(done.ok && done.state).toMatchObject({ phase: 'promoted', stable: 'v2', previous: 'v1', candidate: null, weightBp: 0 });
   });
 
-  test('keeps the verdict that caused a transition as the last verdict', () => {
-    const result = transition(started(), { type: 'rollback' }, { ...ctx(T0 + 5), verdict: verdict('fail') });
-    expect(result.ok && result.state.lastVerdict?.reason).toBe('it was fail');
+  test("never keeps a verdict in the state document: the store's verdict record is its one home", () => {
+    const result = transition({ ...started(), lastVerdict: verdict('pass') }, { type: 'rollback' }, ctx(T0 + 5));
+    expect(result.ok && result.state.lastVerdict).toBeNull();
   });
 
   test('is refused for a paused rollout and for blue-green', () => {

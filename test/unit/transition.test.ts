@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { assign } from '../../src/core/assignment.js';
 import { ERRORS, type ErrorCode } from '../../src/core/errors.js';
 import { initialState, isActive, PHASES, STRATEGIES, type RolloutState, type Step, type Strategy } from '../../src/core/rollout-state.js';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
 import { transition, type Refusal, type RolloutCommand, type TransitionContext } from '../../src/core/transition.js';
 
 const SERVICE = 'fraud-scorer';
@@ -71,7 +72,8 @@ const STATES: Record<string, RolloutState> = {
 };
 
 type Expectation =
-  | { readonly accepted: Partial<RolloutState> }
+  /** `rule`: the control rule the transition names for the audit log, when it applies one. */
+  | { readonly accepted: Partial<RolloutState>; readonly rule?: string }
   | { readonly code: ErrorCode; readonly message: string };
 
 const ILLEGAL = 'SY_ERR_ILLEGAL_TRANSITION' as const;
@@ -92,7 +94,7 @@ const MATRIX: ReadonlyArray<readonly [string, RolloutCommand, Expectation]> = [
   // canary progressing
   ['canary progressing', START_V3, { code: ILLEGAL, message: msg('start a rollout', 'already has v2 progressing; promote or roll it back first') }],
   ['canary progressing', START_V2, { code: ILLEGAL, message: msg('start a rollout', 'already has v2 progressing; promote or roll it back first') }],
-  ['canary progressing', SET_WEIGHT, { accepted: { weightBp: 2_000 } }],
+  ['canary progressing', SET_WEIGHT, { accepted: { weightBp: 2_000, stepStartedAt: NOW }, rule: CONTROL_RULES.operatorWeight }],
   ['canary progressing', PAUSE, { accepted: { phase: 'paused' } }],
   ['canary progressing', RESUME, { code: ILLEGAL, message: msg('resume', 'is progressing, not paused') }],
   ['canary progressing', PROMOTE, { accepted: { stable: 'v2', previous: 'v1', candidate: null, weightBp: 0, phase: 'promoted' } }],
@@ -100,7 +102,7 @@ const MATRIX: ReadonlyArray<readonly [string, RolloutCommand, Expectation]> = [
   ['canary progressing', SWITCH, { code: ILLEGAL, message: msg('switch', 'runs a canary; set the weight or promote instead') }],
   // canary paused
   ['canary paused', START_V3, { code: ILLEGAL, message: msg('start a rollout', 'already has v2 paused; promote or roll it back first') }],
-  ['canary paused', SET_WEIGHT, { accepted: { weightBp: 2_000 } }],
+  ['canary paused', SET_WEIGHT, { accepted: { weightBp: 2_000, stepStartedAt: NOW }, rule: CONTROL_RULES.operatorWeight }],
   ['canary paused', PAUSE, { code: ILLEGAL, message: msg('pause', 'is paused, not progressing') }],
   ['canary paused', RESUME, { accepted: { phase: 'progressing', stepStartedAt: NOW } }],
   ['canary paused', PROMOTE, { accepted: { stable: 'v2', previous: 'v1', candidate: null, weightBp: 0, phase: 'promoted' } }],
@@ -179,6 +181,7 @@ describe('transition: every command from every phase', () => {
       expect(result).toEqual({
         ok: true,
         state: { ...after, revision: before.revision + 1, updatedAt: NOW, reason: 'operator said so', weightSince },
+        rule: expected.rule ?? null,
       });
     } else {
       expect(result).toEqual({ ok: false, refusal: { code: expected.code, message: expected.message } });
@@ -201,13 +204,25 @@ describe('transition: refusals', () => {
     });
   });
 
-  test('a canary start with no steps in the command or the config is refused', () => {
-    const noSteps = initialState({ service: SERVICE, stable: 'v1', strategy: 'canary', steps: [], now: T0 });
-    expect(refusalOf(noSteps, START_V2)).toEqual({
+  test('a start with both steps and a weight is refused: a plan or a manual canary, not both', () => {
+    expect(refusalOf(initial, { type: 'start', candidate: 'v2', steps: STEPS, weightBp: 500 })).toEqual({
       code: 'SY_ERR_VALIDATION',
-      message: 'cannot start a rollout: service fraud-scorer has no canary steps; give steps in the command or the config',
+      message: 'cannot start a rollout: service fraud-scorer got both steps (a plan the analysis advances) and a weight (a manual canary); give one',
     });
-    expect(refusalOf(initial, { type: 'start', candidate: 'v2', steps: [] }).code).toBe('SY_ERR_VALIDATION');
+  });
+
+  test('a weight for a blue-green start is refused: blue-green moves with switch', () => {
+    expect(refusalOf(initial, { type: 'start', candidate: 'v2', strategy: 'blue-green', weightBp: 500 })).toEqual({
+      code: 'SY_ERR_VALIDATION',
+      message: 'cannot start a rollout: service fraud-scorer got a weight for a blue-green rollout, which starts at weight 0 and moves with switch',
+    });
+  });
+
+  test.each([-1, 10_001, 2.5])('a manual canary start at weight %s bp is refused as out of range', (weightBp) => {
+    expect(refusalOf(initial, { type: 'start', candidate: 'v2', weightBp })).toEqual({
+      code: 'SY_ERR_VALIDATION',
+      message: `cannot start a rollout: service fraud-scorer got weight ${weightBp} bp, outside 0..10000`,
+    });
   });
 
   test.each([-1, 10_001, 12.5, Number.NaN, Number.POSITIVE_INFINITY, -0.5])('set weight %s bp is refused as out of range', (weightBp) => {
@@ -248,6 +263,17 @@ describe('transition: canary and blue-green stories', () => {
     const steps: Step[] = [{ weightBp: 100, bakeMs: 1_000 }, { weightBp: 10_000, bakeMs: 1_000 }];
     const started = accept(initial, { type: 'start', candidate: 'v3', steps, salt: 'experiment-42' }, NOW);
     expect(started).toMatchObject({ candidate: 'v3', steps, weightBp: 100, salt: 'experiment-42', strategy: 'canary' });
+  });
+
+  test('a canary with no steps in the command or the config starts as a manual canary at weight 0', () => {
+    const noSteps = initialState({ service: SERVICE, stable: 'v1', strategy: 'canary', steps: [], now: T0 });
+    const result = transition(noSteps, START_V2, ctx(NOW));
+    expect(result).toMatchObject({ ok: true, state: { phase: 'progressing', candidate: 'v2', steps: [], weightBp: 0 }, rule: CONTROL_RULES.manualCanary });
+    expect(accept(initial, { type: 'start', candidate: 'v2', steps: [] }, NOW)).toMatchObject({ steps: [], weightBp: 0 });
+  });
+
+  test('a weight in the start command starts a manual canary at that weight, whatever steps the config has', () => {
+    expect(accept(initial, { type: 'start', candidate: 'v2', weightBp: 500 }, NOW)).toMatchObject({ steps: [], weightBp: 500, stepIndex: 0 });
   });
 
   test('start clears the last verdict of the previous rollout', () => {

@@ -11,6 +11,8 @@ const t = (action: Transition['action'], afterPhase = base.phase): Transition =>
   reason: null,
   before: base,
   after: { ...base, phase: afterPhase },
+  rule: null,
+  verdict: null,
 });
 
 describe('which transitions are announced', () => {

@@ -121,6 +121,7 @@ function checks(p: Parts): VerdictCheck[] {
       threshold: c.minCandidateRequests,
       result: s.candidate.requests >= c.minCandidateRequests ? 'pass' : 'inconclusive',
       detail: `${s.candidate.requests} candidate and ${s.stable.requests} stable requests in ${s.buckets} buckets since the rollout started`,
+      meaning: s.candidate.requests >= c.minCandidateRequests ? 'enough candidate traffic to judge' : 'too little candidate traffic to judge yet: nothing can pass',
     },
     {
       name: 'absolute error ratio',
@@ -128,6 +129,7 @@ function checks(p: Parts): VerdictCheck[] {
       threshold: c.absoluteErrorRate,
       result: guard.ratio === null ? 'inconclusive' : guard.fail ? 'fail' : 'pass',
       detail: `${guard.errors} of ${guard.requests} candidate requests failed over the last ${seconds(c.absoluteWindowMs)}${c.dedupByKey ? ' (retries of a failing key counted once)' : ''}; judged from ${c.absoluteMinRequests} requests`,
+      meaning: guard.ratio === null ? 'too few recent candidate requests to judge' : guard.fail ? 'the candidate fails so often it is rolled back whatever stable does' : 'the candidate is not failing catastrophically',
     },
   ];
   COMPONENTS.forEach((component, i) => {
@@ -140,6 +142,7 @@ function checks(p: Parts): VerdictCheck[] {
     threshold: 1 / c.alpha,
     result: s.crossedAtMs !== null ? 'fail' : 'pass',
     detail: `peak since the rollout started of the weighted average of the e-processes above, each counted once its guard is met (now, before guards: ${num(Math.exp(currentCombinedLog(p)))}); fails at 1/α, α = ${c.alpha}`,
+    meaning: s.crossedAtMs !== null ? 'the evidence against the candidate reached the rollback threshold' : `evidence ${num(Math.exp(s.peakCombinedLog))} of the ${num(1 / c.alpha)} that roll back: no sign of regression`,
   });
   out.push({
     name: 'sample ratio',
@@ -147,6 +150,7 @@ function checks(p: Parts): VerdictCheck[] {
     threshold: c.srmAlpha,
     result: ratio.pValue === null || ratio.mismatch ? 'inconclusive' : 'pass',
     detail: `candidate share ${pct(ratio.observedShare ?? 0)} vs expected ${pct(ratio.expectedShare ?? 0)} over ${ratio.requests} requests in the last ${seconds(c.srmWindowMs)}; holds below p = ${c.srmAlpha} and beyond ±${pct(c.srmTolerance)}`,
+    meaning: ratio.mismatch ? 'the candidate gets a different share of requests than its weight: stale replicas or a broken split; the rollout is held' : 'the candidate gets the share of requests its weight asks for',
   });
   return out;
 }
@@ -164,6 +168,7 @@ function componentCheck(p: Parts, component: Component, i: number, weight: numbe
       threshold,
       result: failed ? 'fail' : n < c.msprtBurnIn ? 'inconclusive' : 'pass',
       detail: `${describe(p, component)}; counts only when slower than ${num(c.msprtMargin)}× after ${c.msprtBurnIn} candidate requests (${n} so far)`,
+      meaning: failed ? 'the candidate is slower than stable on average' : n < c.msprtBurnIn ? 'too few candidate requests to compare mean latency yet' : 'no sign that the candidate is slower on average',
     };
   }
   const process = component === 'errors' ? s.errors : s.latency?.exceed[i - 1];
@@ -175,6 +180,7 @@ function componentCheck(p: Parts, component: Component, i: number, weight: numbe
     threshold,
     result: failed ? 'fail' : events < c.minCandidateEvents ? 'inconclusive' : 'pass',
     detail: `${describe(p, component)}; ${events} candidate ${unit} (${c.minCandidateEvents} needed); alone it fails at 1/(α·${num(weight)})${thresholdSource(s, component)}`,
+    meaning: failed ? `the candidate ${component === 'errors' ? 'fails more often' : 'is slow more often'} than stable` : events < c.minCandidateEvents ? `too few candidate ${unit} to judge yet` : 'no sign of regression',
   };
 }
 

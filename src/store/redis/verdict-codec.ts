@@ -10,7 +10,8 @@ import type { Verdict } from '../../core/rollout-state.js';
 const number = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity']).transform(Number)]);
 const result = z.enum(['pass', 'fail', 'inconclusive']);
 
-const checks = z.array(z.object({ name: z.string(), value: number.nullable(), threshold: number, result, detail: z.string() }));
+/** `meaning` is new: a check stored before it existed reads back with an empty one. */
+const checks = z.array(z.object({ name: z.string(), value: number.nullable(), threshold: number, result, detail: z.string(), meaning: z.string().default('') }));
 const figures = z.record(z.string(), number);
 
 /** The shadow's verdict of the same round (rollout-state.ts ShadowVerdict). */
@@ -31,6 +32,8 @@ const verdictSchema = z.object({
   checks,
   figures,
   shadow: shadowSchema.nullish(),
+  startedAt: number.nullish(),
+  held: z.object({ kind: z.enum(['sample-ratio', 'shadow-drift']), reason: z.string(), since: number }).nullish(),
 });
 
 export function encodeVerdict(verdict: Verdict): string {
