@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { ServiceCatalog } from '../../app/catalog.js';
 import { isSwitchyardError } from '../../core/errors.js';
 import type { Override } from '../../core/override.js';
-import type { RolloutState } from '../../core/rollout-state.js';
+import type { RolloutState, Verdict } from '../../core/rollout-state.js';
 import type { AdminDeps } from './deps.js';
 import type { Staleness } from './present.js';
 
@@ -16,6 +16,11 @@ export function serviceParam(req: Request, catalog: ServiceCatalog): string {
   const service = String(req.params['service']);
   catalog.get(service);
   return service;
+}
+
+/** Whether `verdict` judged the state's rollout (a shadow-only verdict, or one stored before verdicts named their rollout, counts too). */
+function judged(verdict: Verdict, state: RolloutState): boolean {
+  return verdict.startedAt === undefined || verdict.startedAt === null || verdict.startedAt === state.startedAt;
 }
 
 /** Store failures after which the replica's last known view is still worth showing. */
@@ -35,8 +40,8 @@ export async function readService(deps: AdminDeps, service: string, withOverride
       withOverrides ? deps.commands.overrides(service) : Promise.resolve([]),
       deps.verdict(service),
     ]);
-    // The loop writes its latest verdict beside the state; the state keeps the one behind its last transition.
-    const state = verdict !== null && verdict.at > (stored.lastVerdict?.at ?? -Infinity) ? { ...stored, lastVerdict: verdict } : stored;
+    // The store's verdict record is the verdict's one home; it is shown only beside the rollout it judged.
+    const state = { ...stored, lastVerdict: verdict !== null && judged(verdict, stored) ? verdict : null };
     return { state, overrides: new Map(overrides.map((o) => [o.key, o] as const)), stale: false };
   } catch (err) {
     const view = deps.routing.view(service);
