@@ -1,5 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import { analyseFrom, type AnalysisConfig } from '../core/analysis/detector.js';
-import { decideProgression, decisiveResult, shadowHoldReason } from '../core/progression.js';
+import { isSwitchyardError } from '../core/errors.js';
+import { decideRound } from '../core/progression.js';
 import { isActive, type Hold, type RolloutState, type ShadowVerdict, type Verdict } from '../core/rollout-state.js';
 import type { DriftConfig } from '../core/shadow/drift.js';
 import type { PredictionKind } from '../core/shadow/prediction.js';
@@ -45,19 +47,23 @@ export interface AnalysisLoopOptions {
 }
 
 const LEASE = 'analysis';
+const DEFAULT_CONCURRENCY = 16;
 
 /**
  * The analysis loop: on the replica that holds the lease, every interval, for
- * each active rollout: load (new settled windows), decide (pure detector and
- * progression), write (one command through RolloutCommands), then effects. A
- * service's shadow is judged in the same round (see ShadowJudge), with or
- * without a rollout; on a shadow step its verdict decides the progression.
+ * each active rollout: load (new settled windows), decide (the pure detector,
+ * then decideRound), write (the verdict once, then at most one command through
+ * RolloutCommands, compare-and-set on the revision judged), then effects.
+ * Services are judged a bounded number at a time, and one that fails is
+ * logged and counted without stopping the round. A service's shadow is judged
+ * in the same round (see ShadowJudge), with or without a rollout; on a shadow
+ * step its verdict decides the progression.
  */
 export class AnalysisLoop {
   private readonly live: SettledWindows;
   private readonly shadows: ShadowJudge;
-  /** Services held on a shadow step by prediction drift. */
-  private readonly held = new Set<string>();
+  /** What holds each service's rollout, with the rollout it held, so a hold is announced once. */
+  private readonly holds = new Map<string, { readonly key: string; readonly hold: Hold }>();
   private timer: NodeJS.Timeout | undefined;
   private leader = false;
   private running: Promise<void> = Promise.resolve();
@@ -86,17 +92,43 @@ export class AnalysisLoop {
 
   /** One round; tests call it directly with a driven clock. */
   async tick(): Promise<void> {
+    let leader: boolean;
     try {
-      const leader = await this.o.store.acquireLease(LEASE, this.o.holder, this.o.intervalMs * 3);
-      if (leader !== this.leader) {
-        this.leader = leader;
-        this.o.onLeader?.(leader);
-        this.o.log.info({ holder: this.o.holder, leader }, leader ? 'analysis lease taken' : 'analysis lease lost');
-      }
-      if (!leader) return;
-      for (const service of this.o.catalog.names) if (this.o.enabledFor(service)) await this.judge(service);
+      leader = await this.o.store.acquireLease(LEASE, this.o.holder, this.o.intervalMs * 3);
     } catch (err) {
-      this.o.log.warn({ err: (err as Error).message }, 'analysis round skipped');
+      this.o.log.warn({ err: (err as Error).message }, 'analysis round skipped: the lease could not be read');
+      return;
+    }
+    if (leader !== this.leader) {
+      this.leader = leader;
+      this.o.onLeader?.(leader);
+      this.o.log.info({ holder: this.o.holder, leader }, leader ? 'analysis lease taken' : 'analysis lease lost');
+    }
+    if (!leader) return;
+    const started = performance.now();
+    const services = this.o.catalog.names.filter((service) => this.o.enabledFor(service));
+    let failed = 0;
+    await eachBounded(services, this.o.concurrency ?? DEFAULT_CONCURRENCY, async (service) => {
+      if (!(await this.judgeIsolated(service))) failed += 1;
+    });
+    this.o.onRound?.({ durationMs: performance.now() - started, services: services.length, failed });
+  }
+
+  /** Judges one service; a failure is logged and counted, and false, never thrown into the round. */
+  private async judgeIsolated(service: string): Promise<boolean> {
+    try {
+      await this.judge(service);
+      return true;
+    } catch (err) {
+      const error = err as Error;
+      if (isSwitchyardError(err) && err.code === 'SY_ERR_STALE_REVISION') {
+        // Humans win: an operator wrote between this round's read and its move, so the move judged an old state.
+        this.o.log.info({ service }, 'analysis: the rollout changed while it was judged; judged again next round');
+        return true;
+      }
+      this.o.log.warn({ service, err: error.message }, 'analysis: this service was not judged this round');
+      this.o.onError?.(service, error);
+      return false;
     }
   }
 
@@ -104,35 +136,50 @@ export class AnalysisLoop {
     const state = await this.o.store.getState(service);
     if (state === null) {
       this.live.forget(service);
+      this.endHold(service, null);
       return;
     }
     const now = this.o.clock.now();
     const shadow = await this.judgeShadow(service, state, now);
     if (!isActive(state) || state.candidate === null || state.startedAt === null) {
       this.live.forget(service);
+      this.endHold(service, state);
       if (shadow === null) return;
       await this.o.store.putVerdict(service, shadowOnlyVerdict(shadow, now));
       this.o.onShadowVerdict?.(service, shadow);
       return;
     }
+    const key = `${state.candidate}@${state.startedAt}`;
     const series = { baseline: state.stable, stable: state.stable, candidate: state.candidate };
-    const windows = await this.live.load(service, series, `${state.candidate}@${state.startedAt}`, state.startedAt, now);
-    const input = { now, weightBp: state.weightBp, weightSinceMs: state.weightSince ?? state.startedAt, baseline: windows.baseline, buckets: windows.buckets };
+    const weight = { weightBp: state.weightBp, sinceMs: state.weightSince ?? state.startedAt };
+    const windows = await this.live.load(service, series, key, state.startedAt, now, weight);
+    const input = { now, weightBp: state.weightBp, weightSinceMs: weight.sinceMs, baseline: windows.baseline, buckets: windows.buckets };
     const judged = analyseFrom(input, this.o.configFor(service), windows.checkpoint);
     windows.checkpoint = judged.checkpoint;
-    const verdict: Verdict = shadow === null ? judged.verdict : { ...judged.verdict, shadow };
-    windows.inconclusiveInARow = decisiveResult(state, verdict) === 'inconclusive' ? windows.inconclusiveInARow + 1 : 0;
-    await this.o.store.putVerdict(service, verdict);
     const config = this.o.catalog.get(service);
     const limits = { maxInconclusive: this.o.maxInconclusive, releaseWindows: config.releaseWindows, driftAction: config.shadow.drift.action };
-    const next = decideProgression(state, verdict, windows.inconclusiveInARow, now, limits);
-    this.noteHold(service, shadowHoldReason(state, verdict, limits.driftAction));
+    const withShadow: Verdict = shadow === null ? judged.verdict : { ...judged.verdict, shadow };
+    const previous = this.holds.get(service);
+    const round = decideRound({
+      state,
+      verdict: withShadow,
+      inconclusiveInARow: windows.inconclusiveInARow,
+      previousHold: previous?.key === key ? previous.hold : null,
+      now,
+      limits,
+    });
+    windows.inconclusiveInARow = round.inconclusiveInARow;
+    const verdict: Verdict = { ...withShadow, startedAt: state.startedAt, held: round.hold };
+    await this.o.store.putVerdict(service, verdict);
+    const next = round.progression;
     if (next !== null) {
-      await this.o.commands.run(service, next.command, { actor: 'analysis', reason: next.reason, ifMatch: state.revision, verdict });
+      const rule = next.rule === undefined ? {} : { rule: next.rule };
+      await this.o.commands.run(service, next.command, { actor: 'analysis', reason: next.reason, ifMatch: state.revision, verdict, ...rule });
       this.o.log.info({ service, action: next.command.type, reason: next.reason }, 'analysis moved the rollout');
     }
     this.o.onVerdict?.(service, verdict);
     if (shadow !== null) this.o.onShadowVerdict?.(service, shadow);
+    this.noteHold(service, key, round.hold, state);
   }
 
   /** The shadow's verdict; a failure to judge it is logged and never keeps the live rollout from being judged. */
@@ -145,20 +192,49 @@ export class AnalysisLoop {
     }
   }
 
-  /** Logs when a shadow step starts or stops being held by drift, not every round. */
-  private noteHold(service: string, reason: string | null): void {
-    if (reason === null) {
-      if (this.held.delete(service)) this.o.log.info({ service }, 'analysis: the shadow step is no longer held by prediction drift');
+  /** Announces a hold when it begins (or changes kind) and when it ends, not every round. */
+  private noteHold(service: string, key: string, hold: Hold | null, state: RolloutState): void {
+    const previous = this.holds.get(service);
+    if (hold === null) {
+      this.endHold(service, state);
       return;
     }
-    if (this.held.has(service)) return;
-    this.held.add(service);
-    this.o.log.warn({ service, reason }, 'analysis holds the rollout: prediction drift');
+    this.holds.set(service, { key, hold });
+    if (previous?.key === key && previous.hold.kind === hold.kind) return;
+    this.o.log.warn({ service, kind: hold.kind, reason: hold.reason }, 'analysis holds the rollout');
+    this.o.onHold?.(service, hold, state);
   }
+
+  private endHold(service: string, state: RolloutState | null): void {
+    const previous = this.holds.get(service);
+    if (previous === undefined) return;
+    this.holds.delete(service);
+    this.o.log.info({ service, kind: previous.hold.kind }, 'analysis no longer holds the rollout');
+    if (state !== null) this.o.onHold?.(service, null, state);
+  }
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(lanes);
 }
 
 /** The verdict stored while only a shadow runs: no rollout to judge, the shadow's judgement beside it. */
 function shadowOnlyVerdict(shadow: ShadowVerdict, now: number): Verdict {
   const drift = shadow.drift === null ? '' : `; drift: ${shadow.drift.reason}`;
-  return { result: 'inconclusive', reason: `no rollout in progress; shadow ${shadow.version}: ${shadow.reason}${drift}`, at: now, hold: false, checks: [], figures: {}, shadow };
+  return {
+    result: 'inconclusive',
+    reason: `no rollout in progress; shadow ${shadow.version}: ${shadow.reason}${drift}`,
+    at: now,
+    hold: false,
+    checks: [],
+    figures: {},
+    shadow,
+    startedAt: null,
+    held: null,
+  };
 }

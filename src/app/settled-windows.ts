@@ -16,6 +16,14 @@ export interface JudgedBucket {
   stable: ArmWindow;
   candidate: ArmWindow;
   extra: ArmWindow;
+  /** The candidate's weight while the bucket was recorded, where the loop knows it (see SettledWindows.load). */
+  weightBp?: number;
+}
+
+/** The candidate's weight and since when, as the loop read it from the rollout state. */
+export interface KnownWeight {
+  readonly weightBp: number;
+  readonly sinceMs: number;
 }
 
 /** Complete buckets of one judgement read so far; buckets never change once settled. */
@@ -24,6 +32,8 @@ export interface JudgedWindows {
   readonly baseline: ArmWindow;
   readonly buckets: JudgedBucket[];
   readUpToMs: number;
+  /** The weight of the last round, to label buckets recorded before a change read this round. */
+  weight: KnownWeight | null;
   inconclusiveInARow: number;
   /** The detector's evidence over the buckets judged so far, so a round folds only new buckets. */
   checkpoint: AnalysisCheckpoint | null;
@@ -52,24 +62,39 @@ export class SettledWindows {
     this.held.delete(service);
   }
 
-  async load(service: string, series: JudgedSeries, key: string, startedAt: number, now: number): Promise<JudgedWindows> {
+  /**
+   * Reads what settled since the last call. With `weight`, each new bucket is
+   * labelled with the weight it was recorded under: from the weight's start
+   * the current one, before it the one the last round saw; buckets from before
+   * a change this loop never saw (a new lease holder) stay unlabelled, so the
+   * detector treats the change as the start of the current weight.
+   */
+  async load(service: string, series: JudgedSeries, key: string, startedAt: number, now: number, weight?: KnownWeight): Promise<JudgedWindows> {
     const { bucketMs } = this.o;
     let windows = this.held.get(service);
     if (windows === undefined || windows.key !== key) {
       const first = bucketStart(startedAt, bucketMs);
       const before = await this.o.store.readWindows(service, first - this.o.baselineMs, first, bucketMs);
       const baseline = before.filter((s) => s.version === series.baseline).reduce((acc, s) => mergeArms(acc, s.arm), EMPTY_ARM);
-      windows = { key, baseline, buckets: [], readUpToMs: first, inconclusiveInARow: 0, checkpoint: null };
+      windows = { key, baseline, buckets: [], readUpToMs: first, weight: null, inconclusiveInARow: 0, checkpoint: null };
       this.held.set(service, windows);
     }
     const settled = bucketStart(now - this.o.settleMs, bucketMs);
     if (settled > windows.readUpToMs) {
       const slices = await this.o.store.readWindows(service, windows.readUpToMs, settled, bucketMs);
-      windows.buckets.push(...byBucket(slices, series, windows.readUpToMs, settled, bucketMs));
+      const fresh = byBucket(slices, series, windows.readUpToMs, settled, bucketMs);
+      if (weight !== undefined) for (const b of fresh) label(b, weight, windows.weight);
+      windows.buckets.push(...fresh);
       windows.readUpToMs = settled;
     }
+    if (weight !== undefined) windows.weight = weight;
     return windows;
   }
+}
+
+function label(b: JudgedBucket, current: KnownWeight, before: KnownWeight | null): void {
+  if (b.bucketMs >= current.sinceMs) b.weightBp = current.weightBp;
+  else if (before !== null) b.weightBp = before.weightBp;
 }
 
 /** One entry per bucket in [from, to), empty windows where no traffic came. */

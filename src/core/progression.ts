@@ -1,5 +1,6 @@
+import { CONTROL_RULES } from './control-rules.js';
 import { isReleaseWindowOpen, type ReleaseWindowPolicy } from './release-window.js';
-import { isActive, isShadowStep, type RolloutState, type ShadowVerdict, type Verdict, type VerdictResult } from './rollout-state.js';
+import { isActive, isShadowStep, type Hold, type RolloutState, type ShadowVerdict, type Verdict, type VerdictResult } from './rollout-state.js';
 import type { DriftAction } from './shadow/drift-config.js';
 import type { RolloutCommand } from './transition.js';
 
@@ -19,6 +20,19 @@ export interface ProgressionLimits {
 export interface Progression {
   readonly command: RolloutCommand;
   readonly reason: string;
+  /** The control rule between operators and the loop that this move applies, for the audit entry. */
+  readonly rule?: string;
+}
+
+/** A canary started without steps: operators move it; the analysis only rolls it back. */
+export function isManualCanary(state: RolloutState): boolean {
+  return state.strategy === 'canary' && state.steps.length === 0;
+}
+
+/** Whether the current step's bake time is over (a manual canary has none to wait for). */
+export function isBaked(state: RolloutState, now: number): boolean {
+  const step = state.steps[state.stepIndex];
+  return step === undefined || now - (state.stepStartedAt ?? now) >= step.bakeMs;
 }
 
 /** True while the rollout sits on a shadow step: the candidate is judged in the dark, on its shadow's verdict. */
@@ -77,7 +91,7 @@ export function decideProgression(
   limits: ProgressionLimits,
 ): Progression | null {
   if (!isActive(state) || state.candidate === null) return null;
-  if (verdict.result === 'fail') return { command: { type: 'rollback' }, reason: `analysis: ${verdict.reason}` };
+  if (verdict.result === 'fail') return { command: { type: 'rollback' }, reason: `analysis: ${verdict.reason}`, rule: CONTROL_RULES.failRollsBack };
   const shadow = onShadowStep(state) ? candidateShadowVerdict(state, verdict) : null;
   if (shadow?.result === 'fail') {
     return { command: { type: 'rollback' }, reason: `analysis: shadow ${shadow.version} failed against stable on the same requests: ${shadow.reason}` };
@@ -85,17 +99,16 @@ export function decideProgression(
   if (shadow?.drift?.rollback === true) {
     return { command: { type: 'rollback' }, reason: `analysis: shadow ${shadow.version} predictions drift from stable's: ${shadow.drift.reason}` };
   }
-  if (state.phase !== 'progressing' || verdict.hold || state.strategy !== 'canary') return null;
+  if (state.phase !== 'progressing' || verdict.hold || state.strategy !== 'canary' || isManualCanary(state)) return null;
   if (shadowHoldReason(state, verdict, limits.driftAction) !== null) return null;
-  const step = state.steps[state.stepIndex];
-  const baked = step === undefined || now - (state.stepStartedAt ?? now) >= step.bakeMs;
-  if (!baked) return null;
+  if (!isBaked(state, now)) return null;
   const result = decisiveResult(state, verdict);
   const judged = onShadowStep(state) ? `shadow ${state.candidate}: ${shadow?.reason ?? 'no shadow verdict'}` : verdict.reason;
   if (result === 'pass') {
     if (!isReleaseWindowOpen(limits.releaseWindows, now)) return null;
     const last = state.stepIndex + 1 >= state.steps.length;
-    return { command: { type: 'advance' }, reason: `analysis: ${last ? 'last step passed, promoting' : `step ${state.stepIndex + 1} passed`}: ${judged}` };
+    const reason = `analysis: ${last ? 'last step passed, promoting' : `step ${state.stepIndex + 1} passed`}: ${judged}`;
+    return { command: { type: 'advance' }, reason, rule: CONTROL_RULES.judgedAdvance };
   }
   if (inconclusiveInARow >= limits.maxInconclusive) {
     return {
@@ -104,4 +117,51 @@ export function decideProgression(
     };
   }
   return null;
+}
+
+/**
+ * Inconclusive rounds in a row that count towards `maxInconclusive`: only
+ * rounds after the step's bake time, on a progressing plan that the loop would
+ * otherwise advance, and not while something holds it (a hold says why it
+ * waits). Any other round starts the count again.
+ */
+export function inconclusiveCount(state: RolloutState, verdict: Verdict, previous: number, now: number, hold: Hold | null): number {
+  const counts = isActive(state) && state.phase === 'progressing' && state.strategy === 'canary' && !isManualCanary(state) && hold === null && isBaked(state, now);
+  return counts && decisiveResult(state, verdict) === 'inconclusive' ? previous + 1 : 0;
+}
+
+/**
+ * What holds a progressing rollout that the analysis would otherwise move: a
+ * sample-ratio mismatch, or prediction drift on a shadow step. A hold of the
+ * same kind keeps the time it began.
+ */
+export function holdOf(state: RolloutState, verdict: Verdict, previous: Hold | null, now: number, driftAction: DriftAction = 'hold'): Hold | null {
+  if (!isActive(state) || state.phase !== 'progressing') return null;
+  const drift = shadowHoldReason(state, verdict, driftAction);
+  const found = verdict.hold
+    ? { kind: 'sample-ratio' as const, reason: verdict.reason }
+    : drift !== null ? { kind: 'shadow-drift' as const, reason: drift } : null;
+  if (found === null) return null;
+  return { ...found, since: previous?.kind === found.kind ? previous.since : now };
+}
+
+/** One round's decisions for one rollout, pure: what holds it, the inconclusive count, and the move, if any. */
+export interface RoundDecision {
+  readonly hold: Hold | null;
+  readonly inconclusiveInARow: number;
+  readonly progression: Progression | null;
+}
+
+export function decideRound(input: {
+  readonly state: RolloutState;
+  readonly verdict: Verdict;
+  readonly inconclusiveInARow: number;
+  readonly previousHold: Hold | null;
+  readonly now: number;
+  readonly limits: ProgressionLimits;
+}): RoundDecision {
+  const { state, verdict, now, limits } = input;
+  const hold = holdOf(state, verdict, input.previousHold, now, limits.driftAction);
+  const inconclusiveInARow = inconclusiveCount(state, verdict, input.inconclusiveInARow, now, hold);
+  return { hold, inconclusiveInARow, progression: decideProgression(state, verdict, inconclusiveInARow, now, limits) };
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
 import { startSampleBackend, type SampleBackend } from '../../src/demo/sample-backend.js';
 import type { Gateway } from '../../src/main.js';
 import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
@@ -118,8 +119,13 @@ describe('analysis of a shadow step', () => {
     const state = gateway.routing.view(SERVICE)?.state;
     expect(state).toMatchObject({ weightBp: 5000, shadow: null });
     expect(state?.reason).toMatch(/^analysis: step 1 passed: shadow v2/);
-    // The verdict behind the advance is the shadow's, kept with the state.
-    expect(state?.lastVerdict?.shadow).toMatchObject({ version: 'v2', result: 'pass' });
+    // The verdict behind the advance is the shadow's, kept in the audit entry of the move.
+    const audit = (await (await admin(gateway, 'GET', `/api/v1/audit?service=${SERVICE}&limit=20`)).json()) as {
+      entries: Array<{ action: string; actor: string; rule: string | null; verdict: { shadow: unknown } | null }>;
+    };
+    const advance = audit.entries.find((e) => e.action === 'advance');
+    expect(advance).toMatchObject({ actor: 'analysis', rule: CONTROL_RULES.judgedAdvance });
+    expect(advance?.verdict?.shadow).toMatchObject({ version: 'v2', result: 'pass' });
     await load.stop();
     // While the candidate was only shadowed, every client was answered by stable.
     const dark = load.served.filter((r) => r.at > started && r.at < advancedAt - 50);

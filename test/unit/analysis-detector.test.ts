@@ -53,7 +53,7 @@ function steady(seconds: number, fail: (s: number) => [number, number], from = 0
 describe('no data is never a pass', () => {
   test('no buckets at all is inconclusive', () => {
     const v = analyse(input([]), DEFAULT_ANALYSIS_CONFIG);
-    expect(v).toMatchObject({ result: 'inconclusive', hold: false, reason: 'no candidate requests yet' });
+    expect(v).toMatchObject({ result: 'inconclusive', hold: false, reason: 'no candidate requests compared with stable at weight 5% yet' });
     expect(Object.values(v.figures).every(Number.isFinite)).toBe(true);
   });
 
@@ -81,7 +81,7 @@ describe('the error e-process on a hand-computed bucket', () => {
     const v = analyse(input([bucket(0, { requests: 1900, failingKeys: 10 }, { requests: 100, failingKeys: 3 })]), ERRORS_ONLY);
     expect(v.figures['errorEvidence']).toBeCloseTo(5.313965, 5);
     expect(v.result).toBe('pass');
-    expect(v.reason).toBe('no regression: candidate error rate 3.0% vs stable 0.5% (evidence 5.3 < 100)');
+    expect(v.reason).toBe('no sign of regression at weight 5%: candidate error rate 3.0% vs stable 0.5%; evidence against the candidate 5.3, rollback at 100');
     const check = v.checks.find((c) => c.name === 'error evidence');
     expect(check).toMatchObject({ threshold: 100, result: 'inconclusive' });
     expect(check?.value).toBeCloseTo(5.313965, 5);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { addEvents, logEvidence, logMeanExp, newGridProcess, theta } from '../../src/core/analysis/e-process.js';
-import { msprt } from '../../src/core/analysis/latency-test.js';
+import { addBucketMoments, msprt, newStratifiedMoments, type LogMoments } from '../../src/core/analysis/latency-test.js';
 import { erfc, normalTwoSided } from '../../src/core/analysis/sample-ratio.js';
 
 const GRID = [1.25, 1.5, 2, 3, 5, 10, 20];
@@ -73,22 +73,54 @@ describe('grid-mixture conditional-binomial e-process (research §2.1A)', () => 
   });
 });
 
-describe('log-latency mSPRT (research §2.2B)', () => {
-  test('a hand-computed case', () => {
+describe('log-latency mSPRT, stratified by time bucket', () => {
+  const momentsOf = (buckets: ReadonlyArray<readonly [LogMoments, LogMoments]>) => {
+    const m = newStratifiedMoments();
+    for (const [c, b] of buckets) addBucketMoments(m, c, b);
+    return m;
+  };
+
+  test('a hand-computed case in one bucket', () => {
     // Candidate ln v = 1, 2, 3, 4 (n 4, Σ 10, Σ² 30); stable ln v = 0, 1, 2, 3 (n 4, Σ 6, Σ² 14).
-    // Means 2.5 and 1.5; pooled σ² = (5 + 5)/6 = 1.6667; V = σ²·(1/4 + 1/4) = 0.83333.
+    // Means 2.5 and 1.5; within-bucket σ² = (5 + 5)/6 = 1.6667; h = 1/4 + 1/4, V = σ²·h = 0.83333.
     // τ = 1, no margin: Δ = 1, ln Λ = ½·ln(0.83333/1.83333) + 1/(2·0.83333·1.83333) = −0.394229 + 0.327273 = −0.066956.
-    const r = msprt({ n: 4, sum: 10, sumSq: 30 }, { n: 4, sum: 6, sumSq: 14 }, 1, 1);
+    const m = momentsOf([[{ n: 4, sum: 10, sumSq: 30 }, { n: 4, sum: 6, sumSq: 14 }]]);
+    const r = msprt(m, 1, 1);
     expect(r?.delta).toBeCloseTo(1, 12);
     expect(r?.logLambda).toBeCloseTo(-0.066956, 6);
     expect(r?.ratio).toBeCloseTo(Math.E, 12);
     // With the 1.05 margin and τ = 0.5: Δ = 1 − ln 1.05 = 0.951210, ln Λ = −0.005902.
-    expect(msprt({ n: 4, sum: 10, sumSq: 30 }, { n: 4, sum: 6, sumSq: 14 }, 0.5, 1.05)?.logLambda).toBeCloseTo(-0.005902, 6);
+    expect(msprt(m, 0.5, 1.05)?.logLambda).toBeCloseTo(-0.005902, 6);
   });
 
-  test('is undefined until both arms have two observations and some spread', () => {
-    expect(msprt({ n: 1, sum: 1, sumSq: 1 }, { n: 4, sum: 6, sumSq: 14 }, 1, 1)).toBeNull();
-    expect(msprt({ n: 3, sum: 3, sumSq: 3 }, { n: 3, sum: 3, sumSq: 3 }, 1, 1)).toBeNull();
+  test('two buckets are weighted by 1/(1/n_c + 1/n_b) and their within-bucket spread is pooled', () => {
+    // Bucket 1: candidate ln v 1,3 (mean 2), stable 0,2 (mean 1): Δ 1, h 1, SS 2 + 2, df 2.
+    // Bucket 2: candidate ln v 5 (mean 5, n 1), stable 3,3,3 (mean 3, n 3): Δ 2, h 4/3, SS 0, df 2.
+    // Δ̂ = (1/1 + 2/(4/3)) / (1 + 3/4) = 2.5/1.75 = 1.428571; σ² = 4/4 = 1; V = 1/1.75.
+    const m = momentsOf([
+      [{ n: 2, sum: 4, sumSq: 10 }, { n: 2, sum: 2, sumSq: 4 }],
+      [{ n: 1, sum: 5, sumSq: 25 }, { n: 3, sum: 9, sumSq: 27 }],
+    ]);
+    const r = msprt(m, 1, 1);
+    const v = 1 / 1.75;
+    expect(r?.delta).toBeCloseTo(2.5 / 1.75, 12);
+    expect(r?.logLambda).toBeCloseTo(0.5 * Math.log(v / (v + 1)) + (2.5 / 1.75) ** 2 / (2 * v * (v + 1)), 12);
+    expect(m).toMatchObject({ candidateN: 3, stableN: 5, withinDf: 4 });
+  });
+
+  test('a slowdown shared by both versions adds nothing, whatever the candidate share of each bucket', () => {
+    // Identical versions; the second bucket is 2× slower for both, and the candidate has most of its requests there.
+    const fast = (n: number): LogMoments => ({ n, sum: n * Math.log(100), sumSq: n * Math.log(100) ** 2 + n * 0.25 });
+    const slow = (n: number): LogMoments => ({ n, sum: n * Math.log(200), sumSq: n * Math.log(200) ** 2 + n * 0.25 });
+    const m = momentsOf([[fast(5), fast(95)], [slow(90), slow(10)]]);
+    expect(msprt(m, Math.log(1.1), 1)?.ratio).toBeCloseTo(1, 12);
+  });
+
+  test('a bucket where one version had no request adds nothing; without a comparison there is no result', () => {
+    const m = momentsOf([[{ n: 0, sum: 0, sumSq: 0 }, { n: 4, sum: 6, sumSq: 14 }]]);
+    expect(m).toMatchObject({ weightSum: 0, candidateN: 0, stableN: 0 });
+    expect(msprt(m, 1, 1)).toBeNull();
+    expect(msprt(momentsOf([[{ n: 1, sum: 1, sumSq: 1 }, { n: 1, sum: 1, sumSq: 1 }]]), 1, 1)).toBeNull();
   });
 });
 

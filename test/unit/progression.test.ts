@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { decideProgression } from '../../src/core/progression.js';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
+import { decideProgression, decideRound, inconclusiveCount } from '../../src/core/progression.js';
 import { initialState, type RolloutState, type Verdict } from '../../src/core/rollout-state.js';
 import { transition } from '../../src/core/transition.js';
 
@@ -24,7 +25,11 @@ function verdict(result: Verdict['result'], hold = false): Verdict {
 describe('decideProgression', () => {
   test('a fail rolls back at once, even in the middle of the bake time and when paused', () => {
     const state = started();
-    expect(decideProgression(state, verdict('fail'), 0, T0 + 1, LIMITS)).toEqual({ command: { type: 'rollback' }, reason: 'analysis: it was fail' });
+    expect(decideProgression(state, verdict('fail'), 0, T0 + 1, LIMITS)).toEqual({
+      command: { type: 'rollback' },
+      reason: 'analysis: it was fail',
+      rule: CONTROL_RULES.failRollsBack,
+    });
     expect(decideProgression({ ...state, phase: 'paused' }, verdict('fail'), 0, T0 + 1, LIMITS)?.command).toEqual({ type: 'rollback' });
   });
 
@@ -97,5 +102,43 @@ describe('advance', () => {
     const paused = { ...started(), phase: 'paused' as const };
     expect(transition(paused, { type: 'advance' }, ctx(T0)).ok).toBe(false);
     expect(transition({ ...started(), strategy: 'blue-green' }, { type: 'advance' }, ctx(T0)).ok).toBe(false);
+  });
+});
+
+describe('inconclusive counting and holds', () => {
+  const bakeEnds = T0 + 60_000;
+
+  test('inconclusive rounds count only once the bake time is over, and any other round starts again', () => {
+    const state = started();
+    expect(inconclusiveCount(state, verdict('inconclusive'), 7, bakeEnds - 1, null)).toBe(0);
+    expect(inconclusiveCount(state, verdict('inconclusive'), 7, bakeEnds, null)).toBe(8);
+    expect(inconclusiveCount(state, verdict('pass'), 7, bakeEnds, null)).toBe(0);
+    expect(inconclusiveCount({ ...state, phase: 'paused' }, verdict('inconclusive'), 7, bakeEnds, null)).toBe(0);
+  });
+
+  test('a manual canary is never counted, never advanced, and rolled back on a fail', () => {
+    const manual = { ...started(), steps: [], weightBp: 500 };
+    expect(inconclusiveCount(manual, verdict('inconclusive'), 100, bakeEnds, null)).toBe(0);
+    expect(decideProgression(manual, verdict('pass'), 0, bakeEnds * 2, LIMITS)).toBeNull();
+    expect(decideProgression(manual, verdict('fail'), 0, T0, LIMITS)?.command).toEqual({ type: 'rollback' });
+  });
+
+  test('a sample-ratio hold keeps the time it began, is not counted as inconclusive, and holds no more once paused', () => {
+    const state = started();
+    const first = decideRound({ state, verdict: verdict('inconclusive', true), inconclusiveInARow: 5, previousHold: null, now: bakeEnds, limits: LIMITS });
+    expect(first).toEqual({ hold: { kind: 'sample-ratio', reason: 'it was inconclusive', since: bakeEnds }, inconclusiveInARow: 0, progression: null });
+    const later = decideRound({ state, verdict: verdict('inconclusive', true), inconclusiveInARow: 0, previousHold: first.hold, now: bakeEnds + 5_000, limits: LIMITS });
+    expect(later.hold?.since).toBe(bakeEnds);
+    const paused = { ...state, phase: 'paused' as const };
+    expect(decideRound({ state: paused, verdict: verdict('inconclusive', true), inconclusiveInARow: 0, previousHold: first.hold, now: bakeEnds, limits: LIMITS }).hold).toBeNull();
+  });
+
+  test("an operator's weight restarts the bake: a passing verdict right after it does not advance", () => {
+    const state = started();
+    const moved = transition(state, { type: 'set-weight', weightBp: 2000 }, { versions: ['v1', 'v2'], now: bakeEnds + 1_000, reason: null });
+    if (!moved.ok) throw new Error(moved.refusal.message);
+    expect(decideProgression(state, verdict('pass'), 0, bakeEnds + 1_000, LIMITS)?.command).toEqual({ type: 'advance' });
+    expect(decideProgression(moved.state, verdict('pass'), 0, bakeEnds + 1_000, LIMITS)).toBeNull();
+    expect(decideProgression(moved.state, verdict('pass'), 0, bakeEnds + 61_000, LIMITS)?.command).toEqual({ type: 'advance' });
   });
 });

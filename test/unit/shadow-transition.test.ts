@@ -202,7 +202,7 @@ describe('progression on a shadow step', () => {
   test('the shadow passing after the bake time advances; before it, nothing', () => {
     expect(decideProgression(started(), verdict(shadowVerdict('pass')), 0, BAKED - 1, LIMITS)).toBeNull();
     const next = decideProgression(started(), verdict(shadowVerdict('pass')), 0, BAKED, LIMITS);
-    expect(next).toEqual({ command: { type: 'advance' }, reason: 'analysis: step 1 passed: shadow v2: shadow was pass' });
+    expect(next).toMatchObject({ command: { type: 'advance' }, reason: 'analysis: step 1 passed: shadow v2: shadow was pass' });
   });
 
   test('the shadow failing rolls back at once, naming the shadow', () => {

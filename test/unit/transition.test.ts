@@ -258,6 +258,66 @@ describe('transition: refusals', () => {
   });
 });
 
+describe('transition: the rules between operators and the loop', () => {
+  const result = (state: RolloutState, command: RolloutCommand, now = NOW) => {
+    const r = transition(state, command, ctx(now));
+    if (!r.ok) throw new Error(r.refusal.message);
+    return r;
+  };
+
+  test('weight 0 pauses a progressing canary, and the audit names the rule', () => {
+    expect(result(canaryProgressing, { type: 'set-weight', weightBp: 0 })).toMatchObject({
+      state: { phase: 'paused', weightBp: 0, stepStartedAt: NOW },
+      rule: CONTROL_RULES.weightZeroHolds,
+    });
+  });
+
+  test('a weight above 0 resumes a rollout paused at 0; a pause at a weight above 0 stays a pause', () => {
+    const held = result(canaryProgressing, { type: 'set-weight', weightBp: 0 }).state;
+    expect(result(held, { type: 'set-weight', weightBp: 300 }, NOW + 1)).toMatchObject({
+      state: { phase: 'progressing', weightBp: 300, stepStartedAt: NOW + 1 },
+      rule: CONTROL_RULES.weightResumes,
+    });
+    expect(result(canaryPaused, { type: 'set-weight', weightBp: 300 })).toMatchObject({ state: { phase: 'paused' }, rule: CONTROL_RULES.operatorWeight });
+  });
+
+  test("resume gives a rollout paused at weight 0 its step's weight back; at another weight it keeps it", () => {
+    const held = result(canaryProgressing, { type: 'set-weight', weightBp: 0 }).state;
+    expect(result(held, RESUME, NOW + 5)).toMatchObject({
+      state: { phase: 'progressing', weightBp: 500, stepStartedAt: NOW + 5 },
+      rule: CONTROL_RULES.resumeRestoresStep,
+    });
+    expect(result(canaryPaused, RESUME)).toMatchObject({ state: { phase: 'progressing', weightBp: 500 }, rule: null });
+  });
+
+  test('a manual canary paused at 0 resumes at 0: it has no step weight to go back to', () => {
+    const manual = result(initial, { type: 'start', candidate: 'v2', weightBp: 0 }).state;
+    const held = result(manual, { type: 'set-weight', weightBp: 0 }).state;
+    expect(result(held, RESUME)).toMatchObject({ state: { phase: 'progressing', weightBp: 0 }, rule: null });
+  });
+
+  test('the analysis cannot advance a manual canary', () => {
+    const manual = result(initial, { type: 'start', candidate: 'v2', weightBp: 500 }).state;
+    expect(refusalOf(manual, { type: 'advance' })).toEqual({
+      code: ILLEGAL,
+      message: 'cannot advance: service fraud-scorer runs a manual canary (no steps); operators set its weight and promote it',
+    });
+  });
+
+  test("the loop's next step after an operator's lower weight never moves a user back", () => {
+    const lowered = result(canaryProgressing, { type: 'set-weight', weightBp: 300 }).state;
+    const advanced = result(lowered, { type: 'advance' }).state;
+    expect(advanced.weightBp).toBe(2_500);
+    let onCandidate = 0;
+    for (let key = 0; key < 2000; key++) {
+      if (assign(lowered, new Map(), `user-${key}`, NOW).version !== 'v2') continue;
+      onCandidate += 1;
+      expect(assign(advanced, new Map(), `user-${key}`, NOW).version).toBe('v2');
+    }
+    expect(onCandidate).toBeGreaterThan(30);
+  });
+});
+
 describe('transition: canary and blue-green stories', () => {
   test('start takes its strategy, steps and salt from the command when given', () => {
     const steps: Step[] = [{ weightBp: 100, bakeMs: 1_000 }, { weightBp: 10_000, bakeMs: 1_000 }];

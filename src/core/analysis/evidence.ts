@@ -1,16 +1,31 @@
 import type { AnalysisConfig } from './config.js';
 import { addEvents, cloneGridProcess, logEvidence, logWeightedSum, newGridProcess, type GridProcess } from './e-process.js';
 import { errorCounts, type AnalysisBucket } from './input.js';
-import { LATENCY_QUANTILES, msprt, newDenseHistogram, quantileKey, scanHistogram, type LogMoments, type MsprtResult } from './latency-test.js';
+import {
+  addBucketMoments,
+  addScaledHistogram,
+  LATENCY_QUANTILES,
+  msprt,
+  newDenseHistogram,
+  newStratifiedMoments,
+  quantileKey,
+  scanHistogram,
+  type MsprtResult,
+  type StratifiedMoments,
+} from './latency-test.js';
 import { recordedSaturated, type ArmWindow } from './window.js';
 
 /**
- * The evidence of one rollout, folded bucket by bucket, oldest first. It is
- * never reset by a weight change: the realised share ρ_t absorbs it
- * (research/canary-statistics.md §2.1 guards, §5). All metrics share one α by
- * averaging their e-processes (§2.4): errors get `errorShare`, latency the
- * rest, split half to the exceedance tests (p50/p90/p99 alike) and half to the
- * mSPRT (§2.2 recommendation).
+ * The evidence of one rollout, folded bucket by bucket, oldest first. Every
+ * comparison is made within a bucket: the error and exceedance e-processes are
+ * conditional on the bucket's candidate share, the mean-latency test compares
+ * the two arms' means bucket by bucket, and a bucket where one arm had no
+ * request adds no evidence. So a change that hits both versions at once (a load
+ * surge, the time of day, a shared dependency) is never evidence against the
+ * candidate, whatever its share does at that moment. The evidence is never
+ * reset by a weight change (the share absorbs it); all metrics share one α by
+ * averaging their e-processes: errors get `errorShare`, latency the rest, split
+ * half to the exceedance tests (p50/p90/p99 alike) and half to the mean test.
  */
 
 export const COMPONENTS = ['errors', 'latencyP50', 'latencyP90', 'latencyP99', 'latencyMean'] as const;
@@ -29,14 +44,27 @@ export interface LatencyState {
   pool: Float64Array | null;
   poolCount: number;
   exceed: GridProcess[];
-  /** Requests above each threshold in the judged buckets, all of them (the e-processes skip one-armed buckets). */
-  candidateAbove: Float64Array;
-  stableAbove: Float64Array;
-  /** Histograms and log moments of the judged buckets (thresholds known, warm-up over). */
+  /**
+   * Figures for people, over the judged buckets with both arms: the candidate's
+   * histogram and requests above each threshold, and stable's standardised to
+   * the candidate's share (each bucket weighted n_c/n_b), so both describe the
+   * same moments in time.
+   */
   candidateHist: Float64Array;
   stableHist: Float64Array;
-  candidateLog: LogMoments;
-  stableLog: LogMoments;
+  candidateAbove: Float64Array;
+  stableAbove: Float64Array;
+  means: StratifiedMoments;
+}
+
+/** The buckets since the candidate's weight last changed: what a step is judged on. */
+export interface WeightSegment {
+  weightBp: number | null;
+  fromMs: number;
+  /** Candidate requests in buckets where stable had requests too (errors compared). */
+  comparedRequests: number;
+  /** Candidate latencies judged (thresholds fixed, warm-up over, gateway not saturated, stable present). */
+  judgedLatencies: number;
 }
 
 export interface EvidenceState {
@@ -49,6 +77,9 @@ export interface EvidenceState {
   latency: LatencyState | null;
   lastWeightBp: number | null;
   warmupUntilMs: number;
+  segment: WeightSegment;
+  /** Candidate requests since the start in buckets where stable had requests too: how much was ever compared. */
+  comparedRequests: number;
   /** Buckets whose latency was not judged because the gateway that recorded them was saturated. */
   saturatedBuckets: number;
   /** Per component and combined: the largest gated ln E seen after any bucket. */
@@ -77,6 +108,8 @@ export function newEvidenceState(config: AnalysisConfig, baseline: ArmWindow): E
     latency: config.latencyEnabled ? newLatencyState(config, baseline) : null,
     lastWeightBp: null,
     warmupUntilMs: -Infinity,
+    segment: { weightBp: null, fromMs: -Infinity, comparedRequests: 0, judgedLatencies: 0 },
+    comparedRequests: 0,
     saturatedBuckets: 0,
     peakLog: new Float64Array(COMPONENTS.length).fill(-Infinity),
     peakCombinedLog: -Infinity,
@@ -85,7 +118,7 @@ export function newEvidenceState(config: AnalysisConfig, baseline: ArmWindow): E
   };
 }
 
-/** Thresholds come from the pre-rollout baseline when it is big enough (§2.2A), else from the first stable buckets. */
+/** Thresholds come from the pre-rollout baseline when it is big enough, else from the first stable buckets. */
 function newLatencyState(config: AnalysisConfig, baseline: ArmWindow): LatencyState {
   const grids = [config.latencyGridP50, config.latencyGridP90, config.latencyGridP99];
   const state: LatencyState = {
@@ -94,12 +127,11 @@ function newLatencyState(config: AnalysisConfig, baseline: ArmWindow): LatencySt
     pool: newDenseHistogram(),
     poolCount: 0,
     exceed: grids.map((g) => newGridProcess(g, config.latencyMargin)),
-    candidateAbove: new Float64Array(LATENCY_QUANTILES.length),
-    stableAbove: new Float64Array(LATENCY_QUANTILES.length),
     candidateHist: newDenseHistogram(),
     stableHist: newDenseHistogram(),
-    candidateLog: { n: 0, sum: 0, sumSq: 0 },
-    stableLog: { n: 0, sum: 0, sumSq: 0 },
+    candidateAbove: new Float64Array(LATENCY_QUANTILES.length),
+    stableAbove: new Float64Array(LATENCY_QUANTILES.length),
+    means: newStratifiedMoments(),
   };
   state.poolCount = scanHistogram(baseline.latency, state.pool, null, null);
   fixThresholds(state, config, 'baseline');
@@ -121,32 +153,36 @@ export function cloneEvidenceState(s: EvidenceState): EvidenceState {
     candidate: { ...s.candidate },
     stable: { ...s.stable },
     errors: cloneGridProcess(s.errors),
+    segment: { ...s.segment },
     peakLog: s.peakLog.slice(),
     latency: l === null ? null : {
       ...l,
       thresholdKeys: l.thresholdKeys === null ? null : [...l.thresholdKeys],
       pool: l.pool === null ? null : l.pool.slice(),
       exceed: l.exceed.map(cloneGridProcess),
-      candidateAbove: l.candidateAbove.slice(),
-      stableAbove: l.stableAbove.slice(),
       candidateHist: l.candidateHist.slice(),
       stableHist: l.stableHist.slice(),
-      candidateLog: { ...l.candidateLog },
-      stableLog: { ...l.stableLog },
+      candidateAbove: l.candidateAbove.slice(),
+      stableAbove: l.stableAbove.slice(),
+      means: { ...l.means },
     },
   };
 }
 
 /** Adds one bucket to the state (mutates it; callers own a fresh or cloned state). */
 export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: AnalysisConfig, weights: readonly number[]): void {
+  const weightBp = b.weightBp ?? null;
   if (s.firstBucketMs === null) {
     s.firstBucketMs = b.bucketMs;
     s.warmupUntilMs = b.bucketMs + config.latencyWarmupMs;
+    s.segment = { weightBp, fromMs: b.bucketMs, comparedRequests: 0, judgedLatencies: 0 };
+  } else if (weightBp !== null && weightBp !== s.lastWeightBp) {
+    // A change of weight, or the first bucket whose weight is known after ones that were not: a new
+    // segment, and a latency warm-up (a cold start at the new share is not the candidate's regression).
+    s.warmupUntilMs = b.bucketMs + config.latencyWarmupMs;
+    s.segment = { weightBp, fromMs: b.bucketMs, comparedRequests: 0, judgedLatencies: 0 };
   }
-  if (b.weightBp !== undefined) {
-    if (s.lastWeightBp !== null && b.weightBp !== s.lastWeightBp) s.warmupUntilMs = b.bucketMs + config.latencyWarmupMs;
-    s.lastWeightBp = b.weightBp;
-  }
+  if (weightBp !== null) s.lastWeightBp = weightBp;
   s.buckets += 1;
   s.lastBucketMs = b.bucketMs;
   addTotals(s.candidate, b.candidate);
@@ -154,11 +190,15 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
   const c = errorCounts(b.candidate, config.dedupByKey);
   const st = errorCounts(b.stable, config.dedupByKey);
   addEvents(s.errors, share(c.requests, st.requests), c.events, st.events);
+  if (b.candidate.requests > 0 && b.stable.requests > 0) {
+    s.segment.comparedRequests += b.candidate.requests;
+    s.comparedRequests += b.candidate.requests;
+  }
   const saturated = recordedSaturated(b.candidate) || recordedSaturated(b.stable);
   if (saturated) s.saturatedBuckets += 1;
   if (s.latency !== null && !saturated) {
-    const rho = share(b.candidate.requests, b.stable.requests);
-    foldLatency(s.latency, b, rho, b.bucketMs >= s.warmupUntilMs, config);
+    const judged = foldLatency(s.latency, b, b.bucketMs >= s.warmupUntilMs, config);
+    s.segment.judgedLatencies += judged;
   }
   updatePeaks(s, b.bucketMs, config, weights);
 }
@@ -174,51 +214,54 @@ function addTotals(t: ArmTotals, arm: ArmWindow): void {
   t.failingKeys += arm.failingKeys;
 }
 
-function foldLatency(l: LatencyState, b: AnalysisBucket, rho: number, judged: boolean, config: AnalysisConfig): void {
+/** Folds one bucket's latencies; returns the candidate latencies it judged (0 when it compared nothing). */
+function foldLatency(l: LatencyState, b: AnalysisBucket, pastWarmup: boolean, config: AnalysisConfig): number {
   if (l.thresholdKeys === null) {
-    // Thresholds from earlier stable buckets only: they apply from the next bucket on (§2.2A, §5).
+    // Thresholds from earlier stable buckets only: they apply from the next bucket on.
     l.poolCount += scanHistogram(b.stable.latency, l.pool, null, null);
     fixThresholds(l, config, 'rollout');
-    return;
+    return 0;
   }
-  if (!judged) return;
+  if (!pastWarmup || b.candidate.requests === 0 || b.stable.requests === 0) return 0;
+  const rho = b.candidate.requests / (b.candidate.requests + b.stable.requests);
   const exC = new Float64Array(LATENCY_QUANTILES.length);
   const exB = new Float64Array(LATENCY_QUANTILES.length);
   const nC = scanHistogram(b.candidate.latency, l.candidateHist, l.thresholdKeys, exC);
-  const nB = scanHistogram(b.stable.latency, l.stableHist, l.thresholdKeys, exB);
+  const nB = scanHistogram(b.stable.latency, null, l.thresholdKeys, exB);
+  if (nC === 0 || nB === 0) return 0;
+  const standardise = nC / nB;
+  addScaledHistogram(b.stable.latency, l.stableHist, standardise);
   for (let q = 0; q < l.exceed.length; q++) {
     addEvents(l.exceed[q] as GridProcess, rho, exC[q] as number, exB[q] as number);
     l.candidateAbove[q] = (l.candidateAbove[q] as number) + (exC[q] as number);
-    l.stableAbove[q] = (l.stableAbove[q] as number) + (exB[q] as number);
+    l.stableAbove[q] = (l.stableAbove[q] as number) + (exB[q] as number) * standardise;
   }
-  addMoments(l.candidateLog, nC, b.candidate);
-  addMoments(l.stableLog, nB, b.stable);
-}
-
-function addMoments(m: LogMoments, n: number, arm: ArmWindow): void {
-  m.n += n;
-  m.sum += arm.logSum;
-  m.sumSq += arm.logSqSum;
+  addBucketMoments(
+    l.means,
+    { n: nC, sum: b.candidate.logSum, sumSq: b.candidate.logSqSum },
+    { n: nB, sum: b.stable.logSum, sumSq: b.stable.logSqSum },
+  );
+  return nC;
 }
 
 export function latencyMeanTest(s: EvidenceState, config: AnalysisConfig): MsprtResult | null {
   const l = s.latency;
-  return l === null ? null : msprt(l.candidateLog, l.stableLog, config.msprtTau, config.msprtMargin);
+  return l === null ? null : msprt(l.means, config.msprtTau, config.msprtMargin);
 }
 
 /**
  * ln E of each component, or −∞ while its guard is unmet: fewer than
- * `minCandidateEvents` canary events (§2.1A), the mSPRT burn-in, or a candidate
- * faster than stable (the mSPRT is one-sided, §2.2B). Dropping a term only
- * lowers the average, so the rule stays within α (Ville). With `gated` false,
- * only the one-sidedness applies: the figures an operator watches grow.
+ * `minCandidateEvents` canary events, the mean test's burn-in, or a candidate
+ * faster than stable (the mean test is one-sided). Dropping a term only lowers
+ * the average, so the rule stays within α (Ville's inequality). With `gated`
+ * false, only the one-sidedness applies: the figures an operator watches grow.
  */
 export function componentLogs(s: EvidenceState, config: AnalysisConfig, gated = true): number[] {
   const min = gated ? config.minCandidateEvents : 0;
   const gate = (p: GridProcess) => (p.candidateEvents >= min ? logEvidence(p) : -Infinity);
   const l = s.latency;
   if (l === null || l.thresholdKeys === null) return [gate(s.errors), -Infinity, -Infinity, -Infinity, -Infinity];
-  const mean = !gated || l.candidateLog.n >= config.msprtBurnIn ? latencyMeanTest(s, config) : null;
+  const mean = !gated || l.means.candidateN >= config.msprtBurnIn ? latencyMeanTest(s, config) : null;
   const meanLog = mean !== null && mean.delta > 0 ? mean.logLambda : -Infinity;
   return [gate(s.errors), ...l.exceed.map(gate), meanLog];
 }

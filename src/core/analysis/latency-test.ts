@@ -46,6 +46,14 @@ export function scanHistogram(
   return total;
 }
 
+/** Adds a bucket's histogram to `dense`, each count multiplied by `scale` (stable's, standardised to the candidate's share). */
+export function addScaledHistogram(latency: Readonly<Record<string, number>>, dense: Float64Array, scale: number): void {
+  for (const k in latency) {
+    const i = slot(Number(k));
+    dense[i] = (dense[i] as number) + (latency[k] as number) * scale;
+  }
+}
+
 export function denseTotal(dense: Float64Array): number {
   let total = 0;
   for (let i = 0; i < dense.length; i++) total += dense[i] as number;
@@ -73,38 +81,78 @@ export function quantileMs(dense: Float64Array, q: number, total?: number): numb
   return key === null ? null : latencyValue(key);
 }
 
-/** n, Σ ln v and Σ (ln v)² of one arm. */
+/** n, Σ ln v and Σ (ln v)² of one arm in one bucket. */
 export interface LogMoments {
-  n: number;
-  sum: number;
-  sumSq: number;
+  readonly n: number;
+  readonly sum: number;
+  readonly sumSq: number;
+}
+
+/**
+ * The mean log-latency comparison stratified by time bucket: each bucket in
+ * which both arms were judged gives Δ_t = mean_t(ln v_c) − mean_t(ln v_b) with
+ * variance σ²·h_t, h_t = 1/n_c,t + 1/n_b,t. Weighting by 1/h_t, the estimate is
+ * Δ̂ = Σ(Δ_t/h_t) / Σ(1/h_t) and its variance σ²/Σ(1/h_t), so σ² cancels from the
+ * weights and only these sums are kept. A slowdown that hits both versions in
+ * the same bucket (load, a shared dependency, the time of day) adds nothing to
+ * Δ̂, whatever the candidate's share of that bucket; pooling over the whole
+ * rollout instead compared the candidate's recent requests with stable's older
+ * ones whenever the share changed. σ² is the pooled within-bucket variance.
+ */
+export interface StratifiedMoments {
+  /** Σ_t Δ_t / h_t and Σ_t 1/h_t over the buckets with both arms. */
+  diffSum: number;
+  weightSum: number;
+  /** Σ over arm-buckets of Σ(ln v)² − (Σ ln v)²/n, and its degrees of freedom Σ(n − 1). */
+  withinSS: number;
+  withinDf: number;
+  /** Requests of each arm in the buckets compared. */
+  candidateN: number;
+  stableN: number;
+}
+
+export function newStratifiedMoments(): StratifiedMoments {
+  return { diffSum: 0, weightSum: 0, withinSS: 0, withinDf: 0, candidateN: 0, stableN: 0 };
+}
+
+/** Adds one bucket's arms; a bucket where an arm has no request carries no comparison and adds nothing. */
+export function addBucketMoments(m: StratifiedMoments, c: LogMoments, b: LogMoments): void {
+  if (c.n === 0 || b.n === 0) return;
+  const h = 1 / c.n + 1 / b.n;
+  m.diffSum += (c.sum / c.n - b.sum / b.n) / h;
+  m.weightSum += 1 / h;
+  m.withinSS += withinSS(c) + withinSS(b);
+  m.withinDf += c.n - 1 + b.n - 1;
+  m.candidateN += c.n;
+  m.stableN += b.n;
+}
+
+function withinSS(arm: LogMoments): number {
+  return Math.max(0, arm.sumSq - (arm.sum * arm.sum) / arm.n);
 }
 
 export interface MsprtResult {
   /** ln Λ of the two-sided normal mixture; the test fires only when `delta` > 0. */
   readonly logLambda: number;
-  /** mean ln v_candidate − mean ln v_stable − ln(margin). */
+  /** Δ̂ − ln(margin): the candidate's stratified mean log-latency excess over the tolerated one. */
   readonly delta: number;
-  /** Ratio of geometric means, candidate over stable. */
+  /** Ratio of geometric means, candidate over stable, compared within each bucket. */
   readonly ratio: number;
 }
 
 /**
- * §2.2B: Δ̂ = mean(ln v_c) − mean(ln v_b) − δ0, V = σ̂²(1/n_c + 1/n_b) with σ̂²
- * pooled, ln Λ = ½·ln(V/(V + τ²)) + τ²Δ̂² / (2V(V + τ²)). Null until both arms
- * have two observations and some spread.
+ * The normal-mixture SPRT on the stratified estimate: Δ = Δ̂ − δ0, V = σ̂²/Σ(1/h_t),
+ * ln Λ = ½·ln(V/(V + τ²)) + τ²Δ² / (2V(V + τ²)). Null until there is a
+ * comparison with some spread.
  */
-export function msprt(c: LogMoments, b: LogMoments, tau: number, marginRatio: number): MsprtResult | null {
-  if (c.n < 2 || b.n < 2) return null;
-  const meanC = c.sum / c.n;
-  const meanB = b.sum / b.n;
-  const ssC = Math.max(0, c.sumSq - c.sum * meanC);
-  const ssB = Math.max(0, b.sumSq - b.sum * meanB);
-  const variance = (ssC + ssB) / (c.n + b.n - 2);
-  const v = variance * (1 / c.n + 1 / b.n);
+export function msprt(m: StratifiedMoments, tau: number, marginRatio: number): MsprtResult | null {
+  if (m.weightSum <= 0 || m.withinDf < 1) return null;
+  const variance = m.withinSS / m.withinDf;
+  const v = variance / m.weightSum;
   if (!(v > 0)) return null;
-  const delta = meanC - meanB - Math.log(marginRatio);
+  const estimate = m.diffSum / m.weightSum;
+  const delta = estimate - Math.log(marginRatio);
   const tau2 = tau * tau;
   const logLambda = 0.5 * Math.log(v / (v + tau2)) + (tau2 * delta * delta) / (2 * v * (v + tau2));
-  return { logLambda, delta, ratio: Math.exp(meanC - meanB) };
+  return { logLambda, delta, ratio: Math.exp(estimate) };
 }
