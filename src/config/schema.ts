@@ -309,6 +309,8 @@ const analysis = z
     baseline: duration.prefault('10m'),
     retention: timeout.prefault('24h'),
     maxInconclusive: z.number().int().min(1).default(60),
+    /** Services the lease holder judges at once in a round. */
+    concurrency: z.int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(256, { message: 'must be at most 256' }).default(16),
   })
   .prefault({})
   .superRefine((a, ctx) => {

@@ -109,13 +109,22 @@ describe('valid fixtures', () => {
     expect(Object.keys(config.services).length).toBeGreaterThan(0);
   });
 
+  test.each([
+    ['0', 'analysis.concurrency: must be at least 1'],
+    ['2.5', 'analysis.concurrency: must be a whole number'],
+    ['1000', 'analysis.concurrency: must be at most 256'],
+  ])('analysis.concurrency %s is refused naming the field', (value, problem) => {
+    const text = `analysis: { concurrency: ${value} }\n${SERVICE}`;
+    expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual([problem]);
+  });
+
   test('a minimal config gets the documented defaults', () => {
     const config = loadConfig(fixture('valid-minimal.yaml'), {});
     expect(config.proxy.listen).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 8081 }, tokens: [] });
     expect(config.store).toEqual({});
     expect(config.log).toEqual({ level: 'info' });
-    expect(config.analysis).toEqual({ interval: 5_000, bucket: 1_000, flush: 1_000, settle: 2_000, baseline: 600_000, retention: 86_400_000, maxInconclusive: 60 });
+    expect(config.analysis).toEqual({ interval: 5_000, bucket: 1_000, flush: 1_000, settle: 2_000, baseline: 600_000, retention: 86_400_000, maxInconclusive: 60, concurrency: 16 });
     expect(config.notifications).toEqual({ webhooks: [] });
     expect(config.proxy).toMatchObject({ drainDelay: 5_000, drainTimeout: 30_000, accessLog: false, keepAliveTimeout: 65_000, workers: 1 });
     expect(config.services['fraud-scorer']).toEqual({
