@@ -86,6 +86,7 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
     settleMs: a.settle,
     baselineMs: a.baseline,
     maxInconclusive: a.maxInconclusive,
+    concurrency: a.concurrency,
     enabledFor: (service) => catalog.get(service).analysis.enabled,
     configFor: (service) => catalog.get(service).analysis.config,
     comparisonFor: (service) => {
@@ -95,6 +96,12 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
     onVerdict: (service, verdict) => metrics.onVerdict(service, verdict),
     onShadowVerdict: (service, verdict) => metrics.onShadowVerdict(service, verdict),
     onLeader: (leader) => metrics.onLeader(leader),
+    onHold: (service, hold, state) => {
+      metrics.onHold(service, hold);
+      if (hold !== null && state !== null) notifier.notifyHold(service, hold, state);
+    },
+    onError: (service) => metrics.onAnalysisError(service),
+    onRound: (round) => metrics.onRound(round),
   });
   const admin = createAdminServer({
     commands,

@@ -3,8 +3,9 @@ import type { Clock } from '../app/clock.js';
 import type { RequestObserver, RequestRecord, ShadowDrop, ShadowObserver, ShadowRecord } from '../app/request-observer.js';
 import type { ServiceView } from '../app/routing-table.js';
 import { isLive, type Override } from '../core/override.js';
-import { PHASES, type ShadowVerdict, type Verdict, type VerdictResult } from '../core/rollout-state.js';
+import { PHASES, type Hold, type ShadowVerdict, type Verdict, type VerdictResult } from '../core/rollout-state.js';
 import { MAX_WEIGHT_BP } from '../core/weight.js';
+import { AnalysisMetrics, type AnalysisRound } from './analysis-metrics.js';
 import { registerRequestMetrics, RequestTally, type SeriesCounts } from './request-tally.js';
 import { registerShadowMetrics, ShadowTally, type ShadowCounts } from './shadow-tally.js';
 import type { TransitionKind } from './transition-kind.js';
@@ -57,6 +58,7 @@ export class Metrics implements RequestObserver, ShadowObserver {
   private readonly shadowVerdicts: Counter<'service' | 'version' | 'result'>;
   private readonly shadowDrift: Gauge<'service' | 'version'>;
   private readonly shadowDisagreement: Gauge<'service' | 'version'>;
+  private readonly analysis: AnalysisMetrics;
 
   constructor(options: MetricsOptions) {
     this.clock = options.clock;
@@ -185,6 +187,7 @@ export class Metrics implements RequestObserver, ShadowObserver {
       labelNames: ['service', 'version'] as const,
       registers,
     });
+    this.analysis = new AnalysisMetrics(registers);
   }
 
   /** The request path (RequestObserver): counts into plain arrays, never awaits. */
@@ -229,6 +232,7 @@ export class Metrics implements RequestObserver, ShadowObserver {
     const { state } = view;
     this.weight.set({ service }, state.weightBp / MAX_WEIGHT_BP);
     for (const phase of PHASES) this.phase.set({ service, phase }, phase === state.phase ? 1 : 0);
+    this.analysis.onPhase(service, state.phase);
     const versions = { stable: state.stable, candidate: state.candidate ?? '' };
     const shown = this.versions.get(service);
     if (shown === undefined || shown.stable !== versions.stable || shown.candidate !== versions.candidate) {
@@ -286,6 +290,22 @@ export class Metrics implements RequestObserver, ShadowObserver {
   /** This replica took (true) or lost (false) the analysis lease. */
   onLeader(isLeader: boolean): void {
     this.leader.set(isLeader ? 1 : 0);
+    if (!isLeader) this.analysis.onLeaseLost();
+  }
+
+  /** The analysis began holding the service's rollout (the hold) or stopped (null); called on the lease holder. */
+  onHold(service: string, hold: Hold | null): void {
+    this.analysis.onHold(service, hold);
+  }
+
+  /** Judging the service failed this round; the round went on. */
+  onAnalysisError(service: string): void {
+    this.analysis.onError(service);
+  }
+
+  /** A round of the analysis loop ended on this replica. */
+  onRound(round: AnalysisRound): void {
+    this.analysis.onRound(round);
   }
 
   /** The text Prometheus scrapes, in `contentType`. */
@@ -299,6 +319,7 @@ export class Metrics implements RequestObserver, ShadowObserver {
     this.known.add(service);
     for (const result of VERDICT_RESULTS) this.verdicts.inc({ service, result }, 0);
     this.schemaRefused.set({ service }, 0);
+    this.analysis.introduce(service);
   }
 }
 

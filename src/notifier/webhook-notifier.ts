@@ -1,12 +1,12 @@
 import type { Transition } from '../app/commands.js';
 import type { Logger } from '../app/logger.js';
+import type { Hold, RolloutState } from '../core/rollout-state.js';
+import { holdPayload, releaseEvent, transitionPayload, type WebhookPayload } from './webhook-events.js';
 
 export interface WebhookTarget {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
 }
-
-export type ReleaseEvent = 'rollback' | 'promotion' | 'step';
 
 export interface WebhookOptions {
   readonly targets: readonly WebhookTarget[];
@@ -16,50 +16,32 @@ export interface WebhookOptions {
   readonly timeoutMs?: number;
 }
 
-/** Which transitions are announced, and as what. */
-export function releaseEvent(transition: Transition): ReleaseEvent | null {
-  switch (transition.action) {
-    case 'rollback':
-      return 'rollback';
-    case 'promote':
-      return 'promotion';
-    case 'advance':
-      return transition.after.phase === 'promoted' ? 'promotion' : 'step';
-    default:
-      return null;
-  }
-}
-
 /**
- * Posts rollbacks, promotions and step changes to the configured URLs. Runs
- * beside the caller: retried with exponential backoff, never awaited by the
- * command or the analysis loop that caused it.
+ * Posts rollbacks, promotions, step changes, pauses, resumes and analysis holds
+ * to the configured URLs (see webhook-events.ts). Runs beside the caller:
+ * retried with exponential backoff, never awaited by the command or the
+ * analysis loop that caused it.
  */
 export class WebhookNotifier {
   constructor(private readonly o: WebhookOptions) {}
 
+  /** An accepted transition, after the store wrote it. */
   notify(transition: Transition): void {
     const event = releaseEvent(transition);
-    if (event === null) return;
-    const { after } = transition;
-    const body = JSON.stringify({
-      event,
-      service: transition.service,
-      actor: transition.actor,
-      reason: transition.reason,
-      at: new Date(after.updatedAt).toISOString(),
-      stable: after.stable,
-      candidate: after.candidate ?? transition.before.candidate,
-      weight: after.weightBp / 100,
-      step: after.stepIndex,
-      phase: after.phase,
-      revision: after.revision,
-      verdict: transition.verdict,
-    });
-    for (const target of this.o.targets) void this.deliver(target, body, event, transition.service);
+    if (event !== null) this.post(transitionPayload(event, transition));
   }
 
-  private async deliver(target: WebhookTarget, body: string, event: ReleaseEvent, service: string): Promise<void> {
+  /** The analysis began holding `state`'s rollout; its end is not announced (the next transition is). */
+  notifyHold(service: string, hold: Hold, state: RolloutState): void {
+    this.post(holdPayload(service, hold, state));
+  }
+
+  private post(payload: WebhookPayload): void {
+    const body = JSON.stringify(payload);
+    for (const target of this.o.targets) void this.deliver(target, body, payload);
+  }
+
+  private async deliver(target: WebhookTarget, body: string, { event, service }: WebhookPayload): Promise<void> {
     const attempts = this.o.attempts ?? 5;
     let delayMs = this.o.firstDelayMs ?? 500;
     for (let attempt = 1; attempt <= attempts; attempt++) {

@@ -205,6 +205,13 @@ describe('Alertmanager webhook', () => {
     await expect.poll(() => received.length, { timeout: 3000 }).toBe(1);
     expect(received[0]).toMatchObject({ event: 'rollback', service: SERVICE, actor: 'ops', candidate: 'v2', reason: 'alert CandidateErrorRatioHigh: v2 error ratio 12% over 2m' });
 
+    // Switchyard's own "a rollout waits for a person" alert never rolls anything back.
+    await admin(gateway, 'POST', `/api/v1/services/${SERVICE}/rollout`, { candidate: 'v2' });
+    const held = { ...payload, alerts: [{ status: 'firing', labels: { alertname: 'SwitchyardRolloutHeld', service: SERVICE, why: 'paused' }, annotations: {}, startsAt: '2026-11-25T12:00:00.000Z' }] };
+    const heldRes = (await (await admin(gateway, 'POST', '/api/v1/alerts/alertmanager', held)).json()) as { results: Array<{ outcome: string }> };
+    expect(heldRes.results.map((r) => r.outcome)).toEqual(['ignored']);
+    expect(gateway.routing.view(SERVICE)?.state.phase).toBe('progressing');
+
     const bad = await admin(gateway, 'POST', '/api/v1/alerts/alertmanager', { ...payload, version: '3' });
     expect(bad.status).toBe(400);
     const readOnly = await admin(gateway, 'POST', '/api/v1/alerts/alertmanager', payload, 'test-read-token-0123456789abc');

@@ -136,6 +136,36 @@ describe('Prometheus and Alertmanager configs', () => {
     expect(rule?.expr).toMatch(/by \(service, version\)/);
   });
 
+  it('SwitchyardRolloutHeld reports a paused or held rollout once per service and reason, as a ticket after its `for`', () => {
+    const rules = parse(read('config/prometheus/alerts.yml')) as {
+      groups: Array<{ rules: Array<{ alert: string; expr: string; for?: string; labels?: Record<string, string> }> }>;
+    };
+    const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'SwitchyardRolloutHeld');
+    expect(rule?.expr).toMatch(/max by \(service, why\) \(switchyard_rollout_held\)/);
+    expect(rule?.for).toBe('30m');
+    expect(rule?.labels?.severity).toBe('ticket');
+  });
+
+  it('promtool test rules: the held alert fires after its `for` and not before, and not for a rollout that moved again', () => {
+    const { status, output } = run('promtool', ['test', 'rules', 'config/prometheus/alerts.test.yml']);
+    expect(output).toContain('SUCCESS');
+    expect(status, output).toBe(0);
+  });
+
+  it('Alertmanager sends SwitchyardRolloutHeld to a person, never to the gateway webhook that rolls back', () => {
+    // amtool prints the receivers an alert with these labels reaches, comma-separated, on stdout.
+    const receivers = (labels: string[]): string[] => {
+      const args = ['config', 'routes', 'test', '--config.file=config/alertmanager/alertmanager.yml', ...labels];
+      const result = spawnSync('amtool', args, { cwd: ROOT, encoding: 'utf8', timeout: 15_000 });
+      expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+      return result.stdout.trim().split(',');
+    };
+    expect(receivers(['alertname=SwitchyardCandidateErrorRatioHigh', 'service=fraud-scorer', 'version=v2', 'severity=page'])).toEqual(['switchyard']);
+    for (const why of ['paused', 'sample-ratio', 'shadow-drift']) {
+      expect(receivers(['alertname=SwitchyardRolloutHeld', 'service=fraud-scorer', `why=${why}`, 'severity=ticket']), why).not.toContain('switchyard');
+    }
+  });
+
   it('Prometheus scrapes both gateways and sends alerts to Alertmanager', () => {
     const prom = parse(read('config/prometheus/prometheus.yml')) as {
       scrape_configs: Array<{ metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;

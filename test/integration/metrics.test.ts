@@ -35,6 +35,9 @@ function exercised(processMetrics: boolean): Metrics {
   metrics.onSchemaRefused('ranker');
   metrics.onVerdict('fraud-scorer', { result: 'fail', reason: 'r', at: T0, hold: false, checks: [], figures: { errorEvidence: 142.5, latencyEvidence: Infinity } });
   metrics.onLeader(true);
+  metrics.onHold('fraud-scorer', { kind: 'sample-ratio', reason: 'candidate share 2% at weight 5%', since: T0 });
+  metrics.onAnalysisError('ranker');
+  metrics.onRound({ durationMs: 12.5, services: 2, failed: 1 });
   return metrics;
 }
 
@@ -64,6 +67,9 @@ describe('GET /metrics', () => {
     expect(body).toContain('switchyard_requests_total{service="fraud-scorer",version="v2",status_class="5xx"} 2');
     expect(body).toContain('switchyard_rollbacks_total{service="fraud-scorer",actor="ops \\"night\\" shift\\\\team\\nB"} 1');
     expect(body).toContain('switchyard_analysis_evidence{service="fraud-scorer",test="latency"} +Inf');
+    expect(body).toContain('switchyard_rollout_held{service="fraud-scorer",why="sample-ratio"} 1');
+    expect(body).toContain('switchyard_analysis_errors_total{service="ranker"} 1');
+    expect(body).toContain('switchyard_analysis_round_seconds_bucket{le="0.025"} 1');
   });
 
   it('parses as valid Prometheus text and promtool finds nothing to say about our metrics', async () => {

@@ -172,6 +172,52 @@ describe('routing state (onState)', () => {
   });
 });
 
+describe('held rollouts (switchyard_rollout_held)', () => {
+  const WHYS = ['paused', 'sample-ratio', 'shadow-drift'];
+  const held = (out: string, service = 'fraud') => WHYS.map((why) => sample(out, 'switchyard_rollout_held', { service, why }));
+  const running = state({ candidate: 'v2', phase: 'progressing', weightBp: 500 });
+
+  it('is 1 for paused while the state this replica routes on is paused, 0 for every reason otherwise', async () => {
+    const { metrics, text } = setup();
+    metrics.onState('fraud', view(running));
+    expect(held(await text())).toEqual([0, 0, 0]);
+    metrics.onState('fraud', view({ ...running, phase: 'paused', weightBp: 0 }));
+    expect(held(await text())).toEqual([1, 0, 0]);
+    metrics.onState('fraud', view(running));
+    expect(held(await text())).toEqual([0, 0, 0]);
+    metrics.onState('fraud', view({ ...running, phase: 'paused' }));
+    metrics.onState('fraud', view({ ...running, phase: 'rolled_back', weightBp: 0 }));
+    expect(held(await text())).toEqual([0, 0, 0]);
+  });
+
+  it("shows the analysis' hold by its kind, a new kind replacing the old one, until it ends", async () => {
+    const { metrics, text } = setup();
+    metrics.onState('fraud', view(running));
+    metrics.onHold('fraud', { kind: 'sample-ratio', reason: 'candidate share 2% at weight 5%', since: T0 });
+    expect(held(await text())).toEqual([0, 1, 0]);
+    metrics.onHold('fraud', { kind: 'shadow-drift', reason: 'predictions drift', since: T0 + 5000 });
+    expect(held(await text())).toEqual([0, 0, 1]);
+    metrics.onHold('fraud', null);
+    expect(held(await text())).toEqual([0, 0, 0]);
+  });
+
+  it('keeps pauses and holds apart, and stops reporting holds when this replica loses the lease', async () => {
+    const { metrics, text } = setup();
+    metrics.onLeader(true);
+    metrics.onState('fraud', view({ ...running, phase: 'paused' }));
+    metrics.onState('ranker', view(state({ service: 'ranker', candidate: 'v2', phase: 'progressing' })));
+    metrics.onHold('ranker', { kind: 'shadow-drift', reason: 'predictions drift', since: T0 });
+    let out = await text();
+    expect(held(out)).toEqual([1, 0, 0]);
+    expect(held(out, 'ranker')).toEqual([0, 0, 1]);
+    metrics.onLeader(false);
+    out = await text();
+    // The pause is in the state every replica routes on; the hold was only this replica's judgement.
+    expect(held(out)).toEqual([1, 0, 0]);
+    expect(held(out, 'ranker')).toEqual([0, 0, 0]);
+  });
+});
+
 describe('store health', () => {
   it('shows whether the store is reachable', async () => {
     const { metrics, text } = setup();
@@ -245,6 +291,30 @@ describe('analysis', () => {
     expect(sample(out, 'switchyard_analysis_evidence', { service: 'fraud', test: 'error' })).toBe(142);
     expect(sample(out, 'switchyard_analysis_evidence', { service: 'fraud', test: 'exceedance' })).toBe(7);
     expect(sample(out, 'switchyard_analysis_evidence', { service: 'fraud', test: 'latency' })).toBeUndefined();
+  });
+
+  it('counts services the analysis failed to judge, from 0 for every service it routes', async () => {
+    const { metrics, text } = setup();
+    metrics.onState('fraud', view(state()));
+    metrics.onState('ranker', view(state({ service: 'ranker' })));
+    expect(sample(await text(), 'switchyard_analysis_errors_total', { service: 'fraud' })).toBe(0);
+    metrics.onAnalysisError('fraud');
+    metrics.onAnalysisError('fraud');
+    const out = await text();
+    expect(sample(out, 'switchyard_analysis_errors_total', { service: 'fraud' })).toBe(2);
+    expect(sample(out, 'switchyard_analysis_errors_total', { service: 'ranker' })).toBe(0);
+  });
+
+  it('puts round durations in second buckets from 1 ms to 30 s and shows the services of the last round', async () => {
+    const { metrics, text } = setup();
+    expect(sample(await text(), 'switchyard_analysis_round_services')).toBe(0);
+    for (const durationMs of [0.4, 3, 800, 45_000]) metrics.onRound({ durationMs, services: 12, failed: 0 });
+    metrics.onRound({ durationMs: 20, services: 7, failed: 1 });
+    const out = await text();
+    const bucket = (le: string) => sample(out, 'switchyard_analysis_round_seconds_bucket', { le });
+    expect([bucket('0.001'), bucket('0.005'), bucket('0.025'), bucket('1'), bucket('30'), bucket('+Inf')]).toEqual([1, 2, 3, 4, 4, 5]);
+    expect(sample(out, 'switchyard_analysis_round_seconds_count')).toBe(5);
+    expect(sample(out, 'switchyard_analysis_round_services')).toBe(7);
   });
 
   it('shows whether this replica holds the analysis lease', async () => {

@@ -6,6 +6,13 @@ import { writeGuard } from './body.js';
 import type { AdminDeps } from './deps.js';
 import { parseInput } from './schemas.js';
 
+/**
+ * Switchyard's own alert that a rollout waits for a person (config/prometheus/alerts.yml):
+ * rolling back would answer it by machine, so it is never acted on here, even when
+ * Alertmanager's routing sends it this way by mistake.
+ */
+const NEEDS_A_PERSON = 'SwitchyardRolloutHeld';
+
 /** Alertmanager groups many alerts in one post; room for a few hundred. */
 const ALERT_BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -66,6 +73,7 @@ async function handle(
   const service = alert.labels.service ?? null;
   if (alert.status !== 'firing') return { alert: name, service, outcome: 'ignored', detail: 'resolved alerts change nothing' };
   if (service === null) return { alert: name, service, outcome: 'ignored', detail: 'no service label' };
+  if (name === NEEDS_A_PERSON) return { alert: name, service, outcome: 'ignored', detail: 'a held rollout waits for a person; an alert never rolls it back' };
   if (!deps.catalog.names.includes(service)) {
     return { alert: name, service, outcome: 'unknown_service', detail: `no service named ${service} (services: ${deps.catalog.names.join(', ')})` };
   }
