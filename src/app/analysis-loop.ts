@@ -36,8 +36,11 @@ export interface AnalysisLoopOptions {
   readonly onVerdict?: (service: string, verdict: Verdict) => void;
   readonly onShadowVerdict?: (service: string, verdict: ShadowVerdict) => void;
   readonly onLeader?: (leader: boolean) => void;
-  /** A hold began (the hold) or ended (null): once each, not every round; `state` is the rollout it holds. */
-  readonly onHold?: (service: string, hold: Hold | null, state: RolloutState) => void;
+  /**
+   * A hold began (the hold) or ended (null): once each, not every round. `state`
+   * is the rollout it holds, or null when the service's state is gone.
+   */
+  readonly onHold?: (service: string, hold: Hold | null, state: RolloutState | null) => void;
   /** Judging one service failed; the round went on with the others. */
   readonly onError?: (service: string, err: Error) => void;
   /** A round on the lease holder ended: how long it took and how many services it judged and failed. */
@@ -101,6 +104,8 @@ export class AnalysisLoop {
     }
     if (leader !== this.leader) {
       this.leader = leader;
+      // Holds are this holder's judgement: a later holder announces its own.
+      if (!leader) this.holds.clear();
       this.o.onLeader?.(leader);
       this.o.log.info({ holder: this.o.holder, leader }, leader ? 'analysis lease taken' : 'analysis lease lost');
     }
@@ -210,7 +215,7 @@ export class AnalysisLoop {
     if (previous === undefined) return;
     this.holds.delete(service);
     this.o.log.info({ service, kind: previous.hold.kind }, 'analysis no longer holds the rollout');
-    if (state !== null) this.o.onHold?.(service, null, state);
+    this.o.onHold?.(service, null, state);
   }
 }
 

@@ -163,5 +163,7 @@ export function decideRound(input: {
   const { state, verdict, now, limits } = input;
   const hold = holdOf(state, verdict, input.previousHold, now, limits.driftAction);
   const inconclusiveInARow = inconclusiveCount(state, verdict, input.inconclusiveInARow, now, hold);
-  return { hold, inconclusiveInARow, progression: decideProgression(state, verdict, inconclusiveInARow, now, limits) };
+  const progression = decideProgression(state, verdict, inconclusiveInARow, now, limits);
+  // A round that rolls back ends the rollout: nothing is left to hold.
+  return { hold: progression?.command.type === 'rollback' ? null : hold, inconclusiveInARow, progression };
 }

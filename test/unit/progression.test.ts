@@ -133,6 +133,12 @@ describe('inconclusive counting and holds', () => {
     expect(decideRound({ state: paused, verdict: verdict('inconclusive', true), inconclusiveInARow: 0, previousHold: first.hold, now: bakeEnds, limits: LIMITS }).hold).toBeNull();
   });
 
+  test('a round that rolls back holds nothing: the rollout it would hold is over', () => {
+    const round = decideRound({ state: started(), verdict: verdict('fail', true), inconclusiveInARow: 0, previousHold: null, now: bakeEnds, limits: LIMITS });
+    expect(round.progression?.command).toEqual({ type: 'rollback' });
+    expect(round.hold).toBeNull();
+  });
+
   test("an operator's weight restarts the bake: a passing verdict right after it does not advance", () => {
     const state = started();
     const moved = transition(state, { type: 'set-weight', weightBp: 2000 }, { versions: ['v1', 'v2'], now: bakeEnds + 1_000, reason: null });
