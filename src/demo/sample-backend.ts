@@ -8,6 +8,8 @@ export interface ModelBehaviour {
   errorRate: number;
   /** Added to every score (clamped to 0..1): a model that predicts a little differently from another. */
   scoreShift: number;
+  /** Share of successful answers, 0..1, whose score is above 1: a broken model that still answers 200. */
+  outOfRangeRate: number;
 }
 
 export interface SampleBackend {
@@ -19,12 +21,19 @@ export interface SampleBackend {
 
 /**
  * A small model server for the demo and tests: answers any path with a JSON
- * prediction, can be made slow or failing on demand. Errors are spread evenly
- * (every 1/errorRate-th request) so a demo run is repeatable.
+ * prediction, can be made slow, failing or wrong on demand. Errors and
+ * out-of-range scores are spread evenly (every 1/rate-th request) so a
+ * demo run is repeatable.
  */
 export async function startSampleBackend(options: { version: string; port?: number; host?: string } & Partial<ModelBehaviour>): Promise<SampleBackend> {
-  const behaviour: ModelBehaviour = { latencyMs: options.latencyMs ?? 0, errorRate: options.errorRate ?? 0, scoreShift: options.scoreShift ?? 0 };
+  const behaviour: ModelBehaviour = {
+    latencyMs: options.latencyMs ?? 0,
+    errorRate: options.errorRate ?? 0,
+    scoreShift: options.scoreShift ?? 0,
+    outOfRangeRate: options.outOfRangeRate ?? 0,
+  };
   let errorDebt = 0;
+  let outOfRangeDebt = 0;
   const server: Server = createServer((req, res) => {
     if (req.url === '/_control' && req.method === 'POST') return control(req, res, behaviour);
     const chunks: Buffer[] = [];
@@ -37,7 +46,12 @@ export async function startSampleBackend(options: { version: string; port?: numb
         if (fails) return json(res, 500, { error: `model ${options.version} failed`, model: options.version });
         const input = Buffer.concat(chunks).toString('utf8');
         const shifted = Math.min(1, Math.max(0, score(input) + behaviour.scoreShift));
-        json(res, 200, { model: options.version, score: Math.round(shifted * 1000) / 1000, requestId: req.headers['x-request-id'] ?? null });
+        outOfRangeDebt += behaviour.outOfRangeRate;
+        const broken = outOfRangeDebt >= 1;
+        if (broken) outOfRangeDebt -= 1;
+        // 1.001 to 2.001: above 1 even for a score of 0.
+        const answered = broken ? 1.001 + shifted : shifted;
+        json(res, 200, { model: options.version, score: Math.round(answered * 1000) / 1000, requestId: req.headers['x-request-id'] ?? null });
       };
       if (behaviour.latencyMs > 0) setTimeout(answer, behaviour.latencyMs);
       else answer();
@@ -66,6 +80,7 @@ function control(req: IncomingMessage, res: ServerResponse, behaviour: ModelBeha
       if (typeof patch.latencyMs === 'number' && patch.latencyMs >= 0) behaviour.latencyMs = patch.latencyMs;
       if (typeof patch.errorRate === 'number' && patch.errorRate >= 0 && patch.errorRate <= 1) behaviour.errorRate = patch.errorRate;
       if (typeof patch.scoreShift === 'number' && Math.abs(patch.scoreShift) <= 1) behaviour.scoreShift = patch.scoreShift;
+      if (typeof patch.outOfRangeRate === 'number' && patch.outOfRangeRate >= 0 && patch.outOfRangeRate <= 1) behaviour.outOfRangeRate = patch.outOfRangeRate;
       json(res, 200, behaviour);
     } catch {
       json(res, 400, { error: 'body must be JSON like {"errorRate": 0.5, "latencyMs": 20, "scoreShift": 0.1}' });

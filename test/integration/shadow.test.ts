@@ -2,7 +2,7 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { summariseComparison } from '../../src/core/shadow/comparison.js';
-import { shadowCompareSeries } from '../../src/core/shadow/series.js';
+import { shadowBaseSeries, shadowCompareSeries, shadowSeries } from '../../src/core/shadow/series.js';
 import { mergeArms, EMPTY_ARM } from '../../src/core/analysis/window.js';
 import type { Gateway } from '../../src/main.js';
 import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
@@ -211,6 +211,52 @@ describe('shadow launches', () => {
     expect(summary.meanAbsDiff).toBeCloseTo(0.01, 6);
     expect(summary.p95AbsDiff).toBeGreaterThan(0.098);
     expect(summary.p95AbsDiff).toBeLessThan(0.102);
+  });
+
+  it('counts a 2xx shadow answer outside the prediction guardrail as a guardrail failure of the shadow, never the client’s', async () => {
+    // Every 5th user gets an impossible score from the shadow; the guardrail's action is for clients and does nothing here.
+    const stable = await model(() => ({ body: '{"score":0.5}' }));
+    const shadow = await model((user) => ({ body: JSON.stringify({ score: Number(user.slice(1)) % 5 === 0 ? 1.5 : 0.5 }) }));
+    const gateway = await startTestGateway(
+      configYaml(
+        { v1: [stable.url], v2: [shadow.url] },
+        '',
+        '    guardrail: { field: score, min: 0, max: 1, action: serve-stable }\n    shadow: { prediction: { field: score, kind: score } }',
+      ),
+    );
+    cleanup.push(() => void stable.server.close(), () => void shadow.server.close(), () => gateway.close());
+    await startShadow(gateway);
+    const answered = await Promise.all(Array.from({ length: 100 }, (_, i) => call(gateway, `u${i}`, '{}')));
+    expect(answered.every((a) => a.status === 200 && a.headers['x-model-version'] === 'v1' && a.body.toString() === '{"score":0.5}')).toBe(true);
+    const outcome = (name: string) => shadowMetric(gateway, 'switchyard_shadow_requests_total', `outcome="${name}"`);
+    await eventually(async () => (await outcome('guardrail')) + (await outcome('ok')) === 100);
+    expect(await outcome('guardrail')).toBe(20);
+    expect(await outcome('ok')).toBe(80);
+    expect(await shadowMetric(gateway, 'switchyard_fallbacks_total', 'fraud-scorer')).toBe(0);
+    expect(await shadowMetric(gateway, 'switchyard_requests_total', 'status_class="5xx"')).toBe(0);
+    // In the analysis windows a violation is an error of the shadow, not of stable's answer to the same request,
+    // and the impossible scores are compared in a bin of their own.
+    await gateway.flusher.flush();
+    const now = Date.now();
+    const slices = await gateway.store.readWindows('fraud-scorer', now - 60_000, now + 60_000, 1000);
+    const arm = (series: string) => slices.filter((sl) => sl.version === series).reduce((a, sl) => mergeArms(a, sl.arm), EMPTY_ARM);
+    expect(arm(shadowSeries('v2'))).toMatchObject({ requests: 100, errors: 20 });
+    expect(arm(shadowBaseSeries('v2'))).toMatchObject({ requests: 100, errors: 0 });
+    expect(arm(shadowCompareSeries('v2')).counters).toMatchObject({ sb5: 100, cb5: 80, cb_above: 20 });
+  });
+
+  it('does not judge a shadow answer too large for the guardrail, as on the live path', async () => {
+    // Every shadow score is impossible; even users get it in an answer over the guardrail's 1 KiB cap.
+    const stable = await model(() => ({ body: '{"score":0.5}' }));
+    const shadow = await model((user) => ({ body: JSON.stringify({ score: 1.5, padding: Number(user.slice(1)) % 2 === 0 ? 'x'.repeat(2048) : '' }) }));
+    const gateway = await startTestGateway(configYaml({ v1: [stable.url], v2: [shadow.url] }, '', '    guardrail: { field: score, min: 0, max: 1, maxBodyBytes: 1KiB }'));
+    cleanup.push(() => void stable.server.close(), () => void shadow.server.close(), () => gateway.close());
+    await startShadow(gateway);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => call(gateway, `u${i}`, '{}')));
+    const outcome = (name: string) => shadowMetric(gateway, 'switchyard_shadow_requests_total', `outcome="${name}"`);
+    await eventually(async () => (await outcome('guardrail')) + (await outcome('ok')) === 10);
+    expect(await outcome('guardrail')).toBe(5);
+    expect(await outcome('ok')).toBe(5);
   });
 
   it('drops and counts copies beyond the concurrency bound instead of queueing them', async () => {

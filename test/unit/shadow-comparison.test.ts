@@ -1,8 +1,22 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { Rng } from '../../bench/detector-lib/rng.js';
-import { EMPTY_ARM, mergeArms, sketchKey, sumArms, type ArmWindow } from '../../src/core/analysis/window.js';
-import { comparePair, comparisonArm, scoreBin, scoreHistograms, summariseComparison, type PairResult } from '../../src/core/shadow/comparison.js';
+import { checkCounters, COUNTER_NAME, EMPTY_ARM, mergeArms, sketchKey, sumArms, type ArmWindow } from '../../src/core/analysis/window.js';
+import {
+  ABOVE_RANGE_BIN,
+  BELOW_RANGE_BIN,
+  comparePair,
+  comparisonArm,
+  HISTOGRAM_BINS,
+  histogramCategories,
+  SCORE_BINS,
+  scoreBin,
+  scoreHistograms,
+  shadowBinCounter,
+  stableBinCounter,
+  summariseComparison,
+  type PairResult,
+} from '../../src/core/shadow/comparison.js';
 import { analyseDrift } from '../../src/core/shadow/drift.js';
 
 function scorePair(stable: number, shadow: number, tolerance = 0.05): PairResult {
@@ -30,8 +44,13 @@ describe('comparing one pair', () => {
     expect(comparePair(0.5, Number.NaN, 'score', 0.05)).toBeNull();
   });
 
-  test('bins scores in tenths of [0, 1], clamping the rest to the end bins', () => {
-    expect([-3, 0, 0.099, 0.1, 0.55, 0.999, 1, 7].map(scoreBin)).toEqual([0, 0, 0, 1, 5, 9, 9, 9]);
+  test('bins scores in tenths of [0, 1], 1 itself in the last', () => {
+    expect([0, 0.099, 0.1, 0.55, 0.999, 1].map(scoreBin)).toEqual([0, 0, 1, 5, 9, 9]);
+  });
+
+  test('keeps scores below 0 and above 1 in bins of their own instead of the end bins', () => {
+    expect([-3, -1e-9].map(scoreBin)).toEqual([BELOW_RANGE_BIN, BELOW_RANGE_BIN]);
+    expect([1 + 1e-9, 1.2, 7].map(scoreBin)).toEqual([ABOVE_RANGE_BIN, ABOVE_RANGE_BIN, ABOVE_RANGE_BIN]);
   });
 });
 
@@ -47,6 +66,18 @@ describe('the window of one pair', () => {
     const arm = comparisonArm(scorePair(0.3, 0.425));
     expect(arm).toMatchObject({ requests: 1, errors: 1, latency: { [String(sketchKey(0.125))]: 1 } });
     expect(arm.counters).toEqual({ sb3: 1, cb4: 1, dabs: expect.closeTo(0.125, 12), dsum: expect.closeTo(0.125, 12), dsq: expect.closeTo(0.015625, 12) });
+  });
+
+  test('an out-of-range score is counted in its own bin, under a name a store accepts', () => {
+    expect(comparisonArm(scorePair(0.4, 1.2)).counters).toMatchObject({ sb4: 1, cb_above: 1 });
+    expect(comparisonArm(scorePair(-0.1, 0.05)).counters).toMatchObject({ sb_below: 1, cb0: 1 });
+    const names = Array.from({ length: HISTOGRAM_BINS }, (_, k) => [stableBinCounter(k), shadowBinCounter(k)]).flat();
+    expect(new Set(names).size).toBe(2 * HISTOGRAM_BINS);
+    expect(names.every((n) => COUNTER_NAME.test(n))).toBe(true);
+    const arm = mergeAll([scorePair(-2, 3), scorePair(5, -4)].map(comparisonArm));
+    expect(() => checkCounters({ service: 's', version: 'shadow-cmp:v2', bucketMs: 0, arm })).not.toThrow();
+    const h = scoreHistograms(arm);
+    expect([h.stable[BELOW_RANGE_BIN], h.stable[ABOVE_RANGE_BIN], h.shadow[BELOW_RANGE_BIN], h.shadow[ABOVE_RANGE_BIN]]).toEqual([1, 1, 1, 1]);
   });
 
   test('an exact match counts as no difference, outside the sketch, so its |Δ| reads back as 0', () => {
@@ -75,8 +106,23 @@ describe('the window of one pair', () => {
     expect(s.p95AbsDiff).toBeGreaterThan(0.01 * 0.98);
     expect(s.p95AbsDiff).toBeLessThan(0.01 * 1.02);
     const h = scoreHistograms(mergeAll(pairs.map(comparisonArm)));
-    expect(h.stable).toEqual([0, 0, 95, 0, 1, 0, 4, 0, 0, 0]);
-    expect(h.shadow).toEqual([0, 0, 95, 0, 4, 0, 0, 0, 0, 1]);
+    expect(h.stable).toEqual([0, 0, 95, 0, 1, 0, 4, 0, 0, 0, 0, 0]);
+    expect(h.shadow).toEqual([0, 0, 95, 0, 4, 0, 0, 0, 0, 1, 0, 0]);
+    expect(histogramCategories(h.stable, h.shadow)).toBe(10);
+  });
+
+  test('a window written before the out-of-range bins existed reads with those bins empty', () => {
+    const old: ArmWindow = { ...EMPTY_ARM, requests: 3, counters: { sb0: 1, sb9: 2, cb0: 2, cb9: 1, dzero: 3 } };
+    expect(scoreHistograms(old)).toEqual({ stable: [1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0], shadow: [2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0] });
+  });
+
+  test('an out-of-range bin counts as a category once either side has a score in it', () => {
+    // A histogram with one score in each tenth of [0, 1], then `below` scores under 0 and `above` over 1.
+    const histogram = (below: number, above: number) => [...new Array<number>(SCORE_BINS).fill(1), below, above];
+    expect(histogramCategories(histogram(0, 0), histogram(0, 0))).toBe(10);
+    expect(histogramCategories(histogram(0, 0), histogram(0, 3))).toBe(11);
+    expect(histogramCategories(histogram(2, 0), histogram(0, 0))).toBe(11);
+    expect(histogramCategories(histogram(2, 0), histogram(0, 3))).toBe(12);
   });
 
   test('an empty window has no rate and no score figures', () => {
@@ -87,8 +133,8 @@ describe('the window of one pair', () => {
 });
 
 describe('comparison windows across replicas', () => {
-  // Scores on a 1/64 grid keep every float sum exact in any order, so whole summaries compare with toEqual.
-  const score = fc.integer({ min: 0, max: 64 }).map((n) => n / 64);
+  // Scores on a 1/64 grid keep every float sum exact in any order, so whole summaries compare with toEqual; some are out of range.
+  const score = fc.integer({ min: -16, max: 80 }).map((n) => n / 64);
   const pairArb = fc.tuple(score, score).map(([a, b]) => scorePair(a, b, 0.05));
 
   test('merging the pairs of several replicas in any order gives the summary and the drift verdict of one window', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { Rng } from '../../bench/detector-lib/rng.js';
-import { scoreBin } from '../../src/core/shadow/comparison.js';
+import { HISTOGRAM_BINS, scoreBin } from '../../src/core/shadow/comparison.js';
 import { binProductLogE, psi, psiCritical, psiNoiseFloor } from '../../src/core/shadow/distribution.js';
 import { chiSquareUpperQuantile, lnGamma, normalUpperQuantile, wilsonInterval } from '../../src/core/shadow/stats.js';
 
@@ -18,6 +18,17 @@ describe('PSI of paired score histograms (research §2.3)', () => {
     expect(psi(STABLE, SHADOW)).toBeCloseTo(0.151717, 6);
     expect(psi(STABLE, STABLE)).toBe(0);
     expect(psi(STABLE, new Array(10).fill(0))).toBeNull();
+  });
+
+  test('counts a category stable never has fully: 15 % of the shadow’s scores above 1 against uniform scores', () => {
+    // 200 pairs each; the tenths of [0, 1], then below 0, then above 1. The shadow is stable except for 30 impossible scores.
+    const stable = [...new Array<number>(10).fill(20), 0, 0];
+    const shadow = [...new Array<number>(10).fill(17), 0, 30];
+    // Folded into the last tenth, they look like a mild shift: 9 × (.085 − .1)ln(.85) + (.235 − .1)ln(2.35) = .137.
+    const folded = [...shadow.slice(0, 9), 47, 0, 0];
+    expect(psi(stable, folded)).toBeCloseTo(0.137, 3);
+    // In their own bin: 10 × (.085 − .1)ln(.85) + (.15 − .0001)ln(.15 / .0001) = 1.1206.
+    expect(psi(stable, shadow)).toBeCloseTo(1.1206, 4);
   });
 
   test('its noise floor is (B − 1)(1/n_c + 1/n_b) and its critical value χ²_{B−1, 1−α}(1/n_c + 1/n_b)', () => {
@@ -41,12 +52,13 @@ describe('bin-product e-process (research §2.3, w = ½)', () => {
 
   test('pairs split across bins cost little validity: A/A of weakly correlated exchangeable pairs, 500 seeded runs of 2000 pairs', () => {
     // The product assumes independent labels across bins; a pair split over two bins breaks that (see distribution.ts).
-    // Worst case here: each side is the input's score plus its own noise σ = 0.3, so most pairs fall in different bins.
+    // Worst case here: each side is the input's score plus its own noise σ = 0.3, so most pairs fall in different bins,
+    // and about a quarter of each side's scores fall outside [0, 1], into the out-of-range bins.
     let flagged = 0;
     for (let seed = 1; seed <= 500; seed++) {
       const rng = new Rng(seed);
-      const stable = new Array<number>(10).fill(0);
-      const shadow = new Array<number>(10).fill(0);
+      const stable = new Array<number>(HISTOGRAM_BINS).fill(0);
+      const shadow = new Array<number>(HISTOGRAM_BINS).fill(0);
       let peak = -Infinity;
       for (let bucket = 0; bucket < 40; bucket++) {
         for (let i = 0; i < 50; i++) {

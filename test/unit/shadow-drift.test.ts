@@ -29,13 +29,20 @@ function beta25(rng: Rng): number {
 
 const clamp = (v: number) => Math.min(1, Math.max(0, v));
 
-/** Score pairs through comparisonArm: stable and the shadow each see the input's true score plus their own noise. */
-function scoreStream(rng: Rng, buckets: number, shadowOf: (z: number, rng: Rng) => number, noise: number, perBucket = PAIRS_PER_BUCKET): ArmWindow[] {
+/**
+ * Score pairs through comparisonArm: stable and the shadow each see the input's true score plus their own noise.
+ * `aboveRange` of the shadow's answers are its score + 1: impossible, as from a broken model.
+ */
+function scoreStream(rng: Rng, buckets: number, shadowOf: (z: number, rng: Rng) => number, noise: number, perBucket = PAIRS_PER_BUCKET, aboveRange = 0): ArmWindow[] {
   return Array.from({ length: buckets }, () => {
     const arms: ArmWindow[] = [];
     for (let i = 0; i < perBucket; i++) {
       const z = beta25(rng);
-      const pair = comparePair(clamp(z + noise * rng.normal()), clamp(shadowOf(z, rng) + noise * rng.normal()), 'score', DEFAULT_DRIFT_CONFIG.scoreTolerance);
+      const stable = clamp(z + noise * rng.normal());
+      const shadow = clamp(shadowOf(z, rng) + noise * rng.normal());
+      // No draw without out-of-range answers, so the other tests' seeded streams stay as they were.
+      const broken = aboveRange > 0 && rng.float() < aboveRange;
+      const pair = comparePair(stable, broken ? shadow + 1 : shadow, 'score', DEFAULT_DRIFT_CONFIG.scoreTolerance);
       if (pair !== null) arms.push(comparisonArm(pair));
     }
     return sumArms(arms);
@@ -113,6 +120,21 @@ describe('prediction drift: shifts are flagged', () => {
     expect(r.figures.psi).toBeGreaterThan(r.figures.psiCritical as number);
     expect(r.reason).toMatch(/mean shift \+0\.02.*led by the score distributions/);
   });
+
+  test('a shadow answering 15 % of its scores above 1, otherwise identical to stable, is flagged with a large PSI and rolled back when asked to', () => {
+    const rollback = { ...DEFAULT_DRIFT_CONFIG, action: 'rollback' as const };
+    const broken = scoreStream(new Rng(3100), 100, (z) => z, 0.005, PAIRS_PER_BUCKET, 0.15);
+    const r = analyseDrift(broken, 'score', rollback);
+    expect(r).toMatchObject({ flagged: true, rollback: true });
+    expect(r.figures.shadowOutOfRange).toBeGreaterThan(0.12);
+    expect(r.figures.shadowOutOfRange).toBeLessThan(0.18);
+    expect(r.figures.stableOutOfRange).toBe(0);
+    // The out-of-range bin is a category of its own: B = 11, and its share counts fully, far above the rollback bar.
+    expect(r.figures.psiBins).toBe(11);
+    expect(r.figures.psi).toBeGreaterThan(4 * rollback.psiTolerance);
+    expect(r.figures.psiNoiseFloor).toBeCloseTo(10 * (2 / 1000), 12);
+    expect(r.reason).toMatch(/scores outside \[0, 1\]: shadow 1\d\.\d%, stable 0\.0%; PSI /);
+  });
 });
 
 describe('prediction drift: figures, reason and policy', () => {
@@ -134,6 +156,9 @@ describe('prediction drift: figures, reason and policy', () => {
     expect(r.figures.psiNoiseFloor).toBeCloseTo(0.18, 12);
     expect(r.figures.psiCritical).toBeCloseTo(0.4333, 2);
     expect(r.reason).toMatch(/PSI 0\.15 \(noise floor 0\.18, critical 0\.43, major above 0\.25\)/);
+    // A window of only in-range bins (as every window written before the out-of-range bins) keeps B = 10 and says nothing of them.
+    expect(r.figures).toMatchObject({ psiBins: 10, stableOutOfRange: 0, shadowOutOfRange: 0 });
+    expect(r.reason).not.toMatch(/outside/);
   });
 
   test('labels roll back only when asked to and the rate is above twice the tolerance', () => {

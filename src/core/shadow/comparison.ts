@@ -14,7 +14,12 @@ import type { Prediction, PredictionKind } from './prediction.js';
  *   for scores, Δ = shadow − stable, counters (ArmWindow.counters):
  *     dabs Σ|Δ|   dsum ΣΔ   dsq ΣΔ²   dzero pairs with |Δ| < ABS_DIFF_FLOOR
  *     sb0..sb9 / cb0..cb9  stable's / the shadow's score in 10 equal-width bins
- *                          over [0, 1], values outside clamped to the end bins
+ *                          over [0, 1]
+ *     sb_below / cb_below  a score below 0, and sb_above / cb_above one above 1:
+ *                          kept apart rather than folded into the end bins, so a
+ *                          shadow answering impossible scores shows as a new
+ *                          category that PSI and the bin-product test count fully
+ *                          (windows written before these bins existed read as 0)
  *   latency    |Δ| itself (not milliseconds) in the latency sketch: the DDSketch key
  *              ceil(ln|Δ| / ln γ), relative error 2 %, when |Δ| ≥ ABS_DIFF_FLOOR;
  *              smaller differences (0 included) are counted in `dzero` instead,
@@ -24,7 +29,13 @@ import type { Prediction, PredictionKind } from './prediction.js';
  * Labels add only `requests` and `errors`. logSum, logSqSum and failingKeys stay 0.
  */
 
+/** Equal-width bins over [0, 1]. */
 export const SCORE_BINS = 10;
+/** Histogram slots after the in-range bins (which keep the indexes of sb0..sb9): a score below 0, one above 1. */
+export const BELOW_RANGE_BIN = SCORE_BINS;
+export const ABOVE_RANGE_BIN = SCORE_BINS + 1;
+/** Slots of a score histogram: the in-range bins and the two out-of-range ones. */
+export const HISTOGRAM_BINS = SCORE_BINS + 2;
 /** |Δ| below this counts as no difference (dzero) rather than a sketch key. */
 export const ABS_DIFF_FLOOR = 1e-8;
 
@@ -32,8 +43,14 @@ export const ABS_DIFF_SUM = 'dabs';
 export const DIFF_SUM = 'dsum';
 export const SQ_DIFF_SUM = 'dsq';
 export const NO_DIFF = 'dzero';
-export const stableBinCounter = (bin: number): string => `sb${bin}`;
-export const shadowBinCounter = (bin: number): string => `cb${bin}`;
+export const stableBinCounter = (bin: number): string => `sb${binSuffix(bin)}`;
+export const shadowBinCounter = (bin: number): string => `cb${binSuffix(bin)}`;
+
+function binSuffix(bin: number): string {
+  if (bin === BELOW_RANGE_BIN) return '_below';
+  if (bin === ABOVE_RANGE_BIN) return '_above';
+  return String(bin);
+}
 
 export type PairResult =
   | { readonly kind: 'label'; readonly disagree: boolean }
@@ -62,9 +79,11 @@ export function comparePair(stable: Prediction, shadow: Prediction, kind: Predic
   return { kind, disagree: absDiff - scoreTolerance > ROUNDING_SLACK, stable, shadow, diff, absDiff };
 }
 
-/** The bin of a score among SCORE_BINS equal-width bins over [0, 1], clamped. */
+/** The histogram slot of a score: one of SCORE_BINS equal-width bins over [0, 1] (1 itself in the last), or an out-of-range bin. */
 export function scoreBin(score: number): number {
-  return Math.min(SCORE_BINS - 1, Math.max(0, Math.floor(score * SCORE_BINS)));
+  if (score < 0) return BELOW_RANGE_BIN;
+  if (score > 1) return ABOVE_RANGE_BIN;
+  return Math.min(SCORE_BINS - 1, Math.floor(score * SCORE_BINS));
 }
 
 /**
@@ -136,9 +155,21 @@ function absDiffQuantile(latency: Readonly<Record<string, number>>, sortedKeys: 
   return latencyValue(sortedKeys[sortedKeys.length - 1] ?? 0);
 }
 
-/** Stable's and the shadow's score histograms (SCORE_BINS counts each) of a comparison window. */
+/** Stable's and the shadow's score histograms (HISTOGRAM_BINS counts each, indexed like scoreBin) of a comparison window. */
 export function scoreHistograms(arm: ArmWindow): { stable: number[]; shadow: number[] } {
   const c = arm.counters ?? {};
-  const bins = Array.from({ length: SCORE_BINS }, (_, k) => k);
+  const bins = Array.from({ length: HISTOGRAM_BINS }, (_, k) => k);
   return { stable: bins.map((k) => c[stableBinCounter(k)] ?? 0), shadow: bins.map((k) => c[shadowBinCounter(k)] ?? 0) };
+}
+
+/**
+ * The number of categories B of a pair of histograms, for PSI's noise floor and
+ * critical value: the in-range bins always, an out-of-range bin only once
+ * either side has a score in it. A bin neither side can reach adds nothing to
+ * PSI, so counting it would only raise the floor; scorers that stay within
+ * [0, 1] keep B = SCORE_BINS.
+ */
+export function histogramCategories(stable: readonly number[], shadow: readonly number[]): number {
+  const used = (bin: number) => ((stable[bin] ?? 0) + (shadow[bin] ?? 0) > 0 ? 1 : 0);
+  return SCORE_BINS + used(BELOW_RANGE_BIN) + used(ABOVE_RANGE_BIN);
 }

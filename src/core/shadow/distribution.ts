@@ -9,7 +9,9 @@ import { chiSquareUpperQuantile, lnBeta } from './stats.js';
  *   EMPTY_BIN_SHARE. An effect size, reported against its noise floor
  *   (B − 1)(1/n_c + 1/n_b) and its critical value χ²_{B−1, 1−α}(1/n_c + 1/n_b)
  *   (Yurdakul 2018). Paired samples are positively correlated, which only makes
- *   PSI smaller under the null, so both are conservative here.
+ *   PSI smaller under the null, so both are conservative here. B is the number
+ *   of categories in play (comparison.ts: histogramCategories), the
+ *   out-of-range bins only once a score fell in them.
  * - The bin-product e-process: E = Π_k BF_k with the Beta-binomial Bayes factor
  *   BF_k = [B(a + X_k, b + N_k − X_k) / B(a, b)] / [w^X_k (1 − w)^(N_k − X_k)],
  *   X_k the shadow's count in bin k, N_k both sides' count, a = 100w,

@@ -3,8 +3,9 @@ import type { PredictionKind } from './prediction.js';
 
 /**
  * The one line an operator reads about a shadow's predictions: the decision,
- * the disagreement rate with its interval and tolerance, for scores the size of
- * the differences and PSI against its noise floor, and the evidence.
+ * the disagreement rate with its interval and tolerance; for scores the size of
+ * the differences, each side's share of scores outside [0, 1] when there are
+ * any, and PSI against its noise floor; and the evidence.
  */
 export interface ReasonInput {
   readonly kind: PredictionKind;
@@ -31,6 +32,9 @@ export function driftReason(r: ReasonInput): string {
   if (r.kind === 'score') {
     const shift = get('meanDiff');
     parts[0] += `, mean |Δ| ${num(get('meanAbsDiff'))}, p95 |Δ| ${num(get('p95AbsDiff'))}, mean shift ${shift > 0 ? '+' : ''}${num(shift)}`;
+    if (get('stableOutOfRange') > 0 || get('shadowOutOfRange') > 0) {
+      parts.push(`scores outside [0, 1]: shadow ${pct(get('shadowOutOfRange'))}, stable ${pct(get('stableOutOfRange'))}`);
+    }
     if ('psi' in f) parts.push(`PSI ${num(get('psi'))} (noise floor ${num(get('psiNoiseFloor'))}, critical ${num(get('psiCritical'))}, major above ${num(c.psiTolerance)})`);
   }
   const e = get('eValue');

@@ -1,7 +1,7 @@
 import { addEvents, logEvidence, logMeanExp, newGridProcess, type GridProcess } from '../analysis/e-process.js';
 import { sumArms, type ArmWindow } from '../analysis/window.js';
 import { SwitchyardError } from '../errors.js';
-import { SCORE_BINS, scoreHistograms, summariseComparison } from './comparison.js';
+import { ABOVE_RANGE_BIN, BELOW_RANGE_BIN, HISTOGRAM_BINS, histogramCategories, scoreHistograms, summariseComparison } from './comparison.js';
 import { binProductLogE, psi, psiCritical, psiNoiseFloor } from './distribution.js';
 import { DEFAULT_DRIFT_CONFIG, validateDriftConfig, type DriftConfig } from './drift-config.js';
 import { driftReason } from './drift-reason.js';
@@ -23,7 +23,8 @@ export { DEFAULT_DRIFT_CONFIG, validateDriftConfig, type DriftAction, type Drift
  *   margin). Grid: the odds ratios of §2.1A; it counts only from 5 disagreements
  *   (the §2.1A guard), which can only lower the false-flag rate.
  * - Scores also get "equality in distribution", the bin-product e-process on the
- *   paired score histograms (distribution.ts, w = ½), averaged with the
+ *   paired score histograms (distribution.ts, w = ½; scores outside [0, 1] in
+ *   bins of their own, comparison.ts), averaged with the
  *   disagreement e-process (§2.4: an average of e-processes is one).
  * - Flagged when the evidence reached 1/α after any bucket so far (Ville: at
  *   most α of shadows that meet H0 are ever flagged, however often one looks).
@@ -49,7 +50,10 @@ export interface DriftResult {
    * eValue (largest evidence after any bucket, the one compared with
    * evidenceThreshold; capped at the largest double), logEValue,
    * disagreementEValue; for scores also meanAbsDiff, meanDiff, rmsDiff,
-   * p95AbsDiff, distributionEValue, psi, psiNoiseFloor, psiCritical.
+   * p95AbsDiff, distributionEValue, psi, psiNoiseFloor, psiCritical,
+   * psiBins (B: the in-range bins and each out-of-range bin in use),
+   * stableOutOfRange and shadowOutOfRange (each side's share of scores
+   * outside [0, 1]).
    */
   readonly figures: Readonly<Record<string, number>>;
 }
@@ -88,15 +92,19 @@ export function analyseDrift(buckets: readonly ArmWindow[], kind: PredictionKind
     const nb = e.stableBins.reduce((a, b) => a + b, 0);
     const nc = e.shadowBins.reduce((a, b) => a + b, 0);
     const shift = psi(e.stableBins, e.shadowBins);
-    const critical = shift === null ? null : psiCritical(SCORE_BINS, nb, nc, config.alpha);
+    const bins = histogramCategories(e.stableBins, e.shadowBins);
+    const critical = shift === null ? null : psiCritical(bins, nb, nc, config.alpha);
     put('meanAbsDiff', summary.meanAbsDiff);
     put('meanDiff', summary.meanDiff);
     put('rmsDiff', summary.rmsDiff);
     put('p95AbsDiff', summary.p95AbsDiff);
     put('distributionEValue', finite(Math.exp(e.distributionLog)));
     put('psi', shift);
-    put('psiNoiseFloor', shift === null ? null : psiNoiseFloor(SCORE_BINS, nb, nc));
+    put('psiNoiseFloor', shift === null ? null : psiNoiseFloor(bins, nb, nc));
     put('psiCritical', critical);
+    put('psiBins', bins);
+    put('stableOutOfRange', outOfRangeShare(e.stableBins, nb));
+    put('shadowOutOfRange', outOfRangeShare(e.shadowBins, nc));
     largeEffect = shift !== null && critical !== null && shift > config.psiTolerance && critical <= config.psiTolerance / 2;
   }
   const rollback = config.action === 'rollback' && flagged && largeEffect;
@@ -119,8 +127,8 @@ interface Evidence {
 function foldEvidence(buckets: readonly ArmWindow[], kind: PredictionKind, config: DriftConfig): Evidence {
   const e: Evidence = {
     disagreement: newGridProcess(DISAGREEMENT_ODDS_GRID, 1),
-    stableBins: new Array<number>(SCORE_BINS).fill(0),
-    shadowBins: new Array<number>(SCORE_BINS).fill(0),
+    stableBins: new Array<number>(HISTOGRAM_BINS).fill(0),
+    shadowBins: new Array<number>(HISTOGRAM_BINS).fill(0),
     disagreementLog: -Infinity,
     distributionLog: -Infinity,
     peakLog: -Infinity,
@@ -130,7 +138,7 @@ function foldEvidence(buckets: readonly ArmWindow[], kind: PredictionKind, confi
     e.disagreementLog = e.disagreement.candidateEvents >= MIN_DISAGREEMENTS ? logEvidence(e.disagreement) : -Infinity;
     if (kind === 'score') {
       const h = scoreHistograms(arm);
-      for (let k = 0; k < SCORE_BINS; k++) {
+      for (let k = 0; k < HISTOGRAM_BINS; k++) {
         e.stableBins[k] = (e.stableBins[k] as number) + (h.stable[k] as number);
         e.shadowBins[k] = (e.shadowBins[k] as number) + (h.shadow[k] as number);
       }
@@ -139,6 +147,11 @@ function foldEvidence(buckets: readonly ArmWindow[], kind: PredictionKind, confi
     e.peakLog = Math.max(e.peakLog, kind === 'score' ? logMeanExp([e.disagreementLog, e.distributionLog]) : e.disagreementLog);
   }
   return e;
+}
+
+/** The share of a histogram's scores outside [0, 1]; null when it is empty. */
+function outOfRangeShare(bins: readonly number[], n: number): number | null {
+  return n > 0 ? ((bins[BELOW_RANGE_BIN] ?? 0) + (bins[ABOVE_RANGE_BIN] ?? 0)) / n : null;
 }
 
 /** Evidence can overflow a double; the figures show the largest finite value instead. */

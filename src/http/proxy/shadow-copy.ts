@@ -1,5 +1,6 @@
 import { request, type IncomingMessage } from 'node:http';
 import type { Outcome, ShadowObserver, ShadowSide } from '../../app/request-observer.js';
+import { violation } from '../../core/guardrail.js';
 import { comparePair, type PairResult } from '../../core/shadow/comparison.js';
 import { readPrediction } from '../../core/shadow/prediction.js';
 import { upstreamHeaders } from './headers.js';
@@ -11,6 +12,8 @@ import type { VersionPool } from './upstream-pool.js';
 export const SHADOW_HEADER = 'x-switchyard-shadow';
 
 type ShadowConfig = Routed['route']['config']['shadow'];
+type Guardrail = NonNullable<Routed['route']['config']['guardrail']>;
+type Finish = (outcome: Outcome, status: number, answer: Buffer | null) => void;
 
 /**
  * A copy of one live request for the service's shadow version. The client's
@@ -20,8 +23,11 @@ type ShadowConfig = Routed['route']['config']['shadow'];
  * and never reaches the client. When both answers are in, the pair is handed
  * to the observer; with a prediction field configured, stable's answer is kept
  * as it streams to the client (up to the same cap) and the two predictions are
- * compared. A copy over the concurrency bound is dropped and counted, never
- * queued.
+ * compared. A 2xx answer of the shadow also passes the service's prediction
+ * guardrail, as a live answer does: a violation makes the shadow's outcome
+ * `guardrail`, a failure of the shadow in its windows and metrics (the
+ * guardrail's action is for clients, and no client sees this answer). A copy
+ * over the concurrency bound is dropped and counted, never queued.
  */
 export class ShadowCopy {
   private readonly config: ShadowConfig;
@@ -88,7 +94,7 @@ export class ShadowCopy {
     // A chunked request loses its framing with the hop-by-hop headers; the copy is sent whole.
     if (this.req.headers['content-length'] === undefined) headers.push('content-length', String(body.length));
     let settled = false;
-    const finish = (outcome: Outcome, status: number, answer: Buffer | null) => {
+    const finish: Finish = (outcome, status, answer) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -102,21 +108,37 @@ export class ShadowCopy {
       finish('timeout', 504, null);
       upstream.destroy();
     }, this.config.timeoutMs);
-    upstream.on('response', (res) => {
-      const status = res.statusCode ?? 502;
-      const outcome: Outcome = status >= 500 ? 'status' : 'ok';
-      const keep = this.config.prediction !== null && status >= 200 && status < 300;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (keep && size <= this.config.maxBodyBytes) chunks.push(chunk);
-      });
-      res.on('end', () => finish(outcome, status, keep && size <= this.config.maxBodyBytes ? Buffer.concat(chunks) : null));
-      res.on('error', () => finish('connect', 502, null));
-    });
+    upstream.on('response', (res) => this.read(res, finish));
     upstream.on('error', () => finish('connect', 502, null));
     upstream.end(body);
+  }
+
+  /**
+   * Reads the shadow's answer to its end. A 2xx body is kept while it is within
+   * the larger of the caps in use, `shadow.maxBodyBytes` to compare its
+   * prediction and `guardrail.maxBodyBytes` to judge it, and dropped past that,
+   * so a copy never holds more. A body over a cap is not used for that purpose:
+   * an answer too large to judge is not judged, as on the live path.
+   */
+  private read(res: IncomingMessage, finish: Finish): void {
+    const status = res.statusCode ?? 502;
+    const success = status >= 200 && status < 300;
+    const guard = success ? this.routed.route.config.guardrail : undefined;
+    const compareCap = success && this.config.prediction !== null ? this.config.maxBodyBytes : -1;
+    const keepCap = Math.max(compareCap, guard?.maxBodyBytes ?? -1);
+    let chunks: Buffer[] | null = keepCap >= 0 ? [] : null;
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > keepCap) chunks = null;
+      else chunks?.push(chunk);
+    });
+    res.on('end', () => {
+      const body = chunks === null ? null : Buffer.concat(chunks);
+      const outcome: Outcome = status >= 500 ? 'status' : breaksGuardrail(body, size, guard) ? 'guardrail' : 'ok';
+      finish(outcome, status, body !== null && size <= compareCap ? body : null);
+    });
+    res.on('error', () => finish('connect', 502, null));
   }
 
   private settle(): void {
@@ -134,4 +156,10 @@ export class ShadowCopy {
     if (stable === null || shadow === null) return null;
     return comparePair(stable, shadow, rule.kind, this.config.drift.scoreTolerance);
   }
+}
+
+/** Whether a kept answer of `size` bytes breaks the guardrail; one over the guardrail's cap is not judged. */
+function breaksGuardrail(body: Buffer | null, size: number, guard: Guardrail | undefined): boolean {
+  if (guard === undefined || body === null || size > guard.maxBodyBytes) return false;
+  return violation(body.toString('utf8'), guard.rule) !== null;
 }
