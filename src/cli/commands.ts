@@ -3,6 +3,7 @@ import { AdminClient, DEFAULT_ADMIN_URL, seg, type Json } from './api-client.js'
 import { usageError } from './exit-codes.js';
 import { formatApplied, formatAssignment, formatAudit, formatOverride, formatOverrides, formatService, formatServices } from './format.js';
 import type { CliIo } from './io.js';
+import { formatVerdictReport } from './verdict-report.js';
 
 /**
  * The operator commands: each one is a single admin API call, printed as a
@@ -98,10 +99,26 @@ export function addOperatorCommands(program: Command, io: CliIo): void {
     .command('status')
     .description('show every service, or one service in detail')
     .argument('[service]', 'service name')
-    .action(async (service: string | undefined, _opts: unknown, cmd: Command) => {
+    .option('--checks', "with a service: also every check of its last verdict (as explain-verdict prints it)")
+    .action(async (service: string | undefined, opts: { checks?: boolean }, cmd: Command) => {
+      if (service === undefined && opts.checks === true) throw usageError('--checks: give a service, e.g. switchyard status fraud-scorer --checks');
       const c = ctx(cmd);
-      if (service === undefined) c.print(await c.client.get('/services'), formatServices);
-      else c.print(await c.client.get(`/services/${seg(service)}`), formatService);
+      if (service === undefined) {
+        c.print(await c.client.get('/services'), formatServices);
+        return;
+      }
+      const now = Date.now();
+      const report = (s: Json) => (opts.checks === true ? `${formatService(s, now)}\n\n${formatVerdictReport(s, now)}` : formatService(s, now));
+      c.print(await c.client.get(`/services/${seg(service)}`), report);
+    });
+
+  program
+    .command('explain-verdict')
+    .description("explain a service's last analysis verdict: why, which rollout, what holds it, and every check with its meaning")
+    .argument('<service>', 'service name')
+    .action(async (service: string, _opts: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      c.print(await c.client.get(`/services/${seg(service)}`), (s) => formatVerdictReport(s, Date.now()));
     });
 
   program
@@ -111,13 +128,16 @@ export function addOperatorCommands(program: Command, io: CliIo): void {
     .argument('<candidate>', 'candidate version')
     .addOption(new Option('--strategy <strategy>', 'rollout strategy (default: the service config)').choices(['canary', 'blue-green']))
     .option('--steps <steps>', 'canary steps as WEIGHT:BAKE, shadow steps first as shadow:PERCENT:BAKE, e.g. "shadow:10:5m,5:1m,100:1m" (default: the service config)')
+    .option('--weight <percent>', 'start a manual canary at this weight: no steps, operators move it, the analysis may roll it back but never advances it')
     .option('--salt <salt>', 'bucket salt (default: a new one per rollout)')
     .option('--reason <text>', 'why, for the audit log')
-    .action(async (service: string, candidate: string, opts: ReasonOpts & { strategy?: string; steps?: string; salt?: string }, cmd: Command) => {
+    .action(async (service: string, candidate: string, opts: ReasonOpts & { strategy?: string; steps?: string; weight?: string; salt?: string }, cmd: Command) => {
+      // --weight with --steps (or blue-green) goes to the gateway as asked: it alone decides what a start may combine.
       const body = {
         candidate,
         ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
         ...(opts.steps === undefined ? {} : { steps: parseSteps(opts.steps) }),
+        ...(opts.weight === undefined ? {} : { weight: parsePercent(opts.weight, '--weight') }),
         ...(opts.salt === undefined ? {} : { salt: opts.salt }),
         ...withReason(opts),
       };

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
+import type { Verdict } from '../../src/core/rollout-state.js';
 import type { Gateway } from '../../src/main.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { admin, configYaml, OPERATOR_TOKEN, startTestGateway } from '../helpers/gateway.js';
@@ -155,6 +157,60 @@ describe('web console', () => {
     await card.locator('[data-control="set-shadow"]').click();
     await expect.poll(() => page.locator('#status').textContent(), { timeout: STEP_MS }).toContain('shadowing stable compares it with itself');
     expect(((await serviceState()) as { shadow?: unknown }).shadow).toBeNull();
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  it('marks a manual canary, shows what holds it, and lists every check of the last verdict', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    // The loop's next round would replace the verdict stored below; from here on only the test writes verdicts.
+    await gateway.analysis.stop();
+    expect((await admin(gateway, 'POST', '/api/v1/services/fraud-scorer/rollout', { candidate: 'v2', weight: 5 })).status).toBe(200);
+    const { startedAt } = await gateway.commands.state('fraud-scorer');
+    const reason = 'candidate share 9.0% vs expected 5.0% over 400 requests';
+    const verdict: Verdict = {
+      result: 'inconclusive',
+      reason: 'the candidate gets a different share of requests than its weight',
+      at: Date.now(),
+      hold: true,
+      checks: [
+        { name: 'evidence', value: 3.2e12, threshold: 200, result: 'fail', detail: 'largest weighted average so far', meaning: 'the evidence against the candidate reached the rollback threshold' },
+        { name: 'sample ratio', value: 2.5e-9, threshold: 1e-6, result: 'inconclusive', detail: 'candidate share 9.0% vs expected 5.0%', meaning: 'the candidate gets a different share of requests than its weight' },
+        { name: 'latency mean evidence', value: null, threshold: 125, result: 'inconclusive', detail: '12 candidate requests so far', meaning: 'too few candidate requests to compare mean latency yet' },
+      ],
+      figures: {},
+      startedAt,
+      held: { kind: 'sample-ratio', reason, since: Date.now() - 90_000 },
+    };
+    await gateway.store.putVerdict('fraud-scorer', verdict);
+
+    const card = page.locator('article[data-service="fraud-scorer"]');
+    await expect.poll(() => card.locator('[data-field="step"]').textContent(), { timeout: STEP_MS }).toBe('manual');
+    expect(await card.locator('[data-field="manual"]').isVisible()).toBe(true);
+    await expect.poll(() => card.locator('[data-field="held"]').isVisible(), { timeout: STEP_MS }).toBe(true);
+    expect(await card.locator('[data-field="held-reason"]').textContent()).toBe(reason);
+    expect(await card.locator('[data-field="held-since"]').textContent()).toMatch(/^ \(sample-ratio, since .+, \d+ min ago\)$/);
+
+    // Folded at first: the summary counts the checks; opened, each shows its result, value vs threshold and meaning.
+    const checks = card.locator('[data-field="checks"]');
+    expect(await checks.locator('summary').textContent()).toBe('3 checks of the last verdict, 1 failing');
+    const evidence = checks.locator('tr[data-check="evidence"]');
+    expect(await evidence.isVisible()).toBe(false);
+    await checks.locator('summary').click();
+    await expect.poll(() => evidence.isVisible(), { timeout: STEP_MS }).toBe(true);
+    const cells = async (name: string) => checks.locator(`tr[data-check="${name}"] td`).allTextContents();
+    expect(await checks.locator('tbody tr').count()).toBe(3);
+    expect(await cells('evidence')).toEqual(['evidence', 'fail', '3.2e12 / 200', 'the evidence against the candidate reached the rollback thresholdlargest weighted average so far']);
+    expect((await cells('sample ratio')).slice(0, 3)).toEqual(['sample ratio', 'inconclusive', '2.5e-9 / 1e-6']);
+    expect((await cells('latency mean evidence')).slice(0, 3)).toEqual(['latency mean evidence', 'inconclusive', '– / 125']);
+    // The list stays open across the 2 s refresh.
+    await page.waitForEvent('response', { predicate: (res) => res.url().endsWith('/api/v1/services'), timeout: STEP_MS });
+    expect(await evidence.isVisible()).toBe(true);
+
+    const start = page.locator('#audit li[data-audit="start"] [data-field="rule"]').first();
+    await expect.poll(() => start.textContent(), { timeout: STEP_MS }).toBe(`rule: ${CONTROL_RULES.manualCanary}`);
+
+    await page.screenshot({ path: `${ARTIFACTS}/console-held.png`, fullPage: true, timeout: STEP_MS });
     expect(errors).toEqual([]);
   }, 60_000);
 });

@@ -131,7 +131,8 @@ const duration = fc.oneof(fc.constantFrom('1m', '30s', '500ms', '1h', '7d', '0s'
 const steps = fc.array(fc.record({ weight: percent, bake: duration }, { requiredKeys: ['weight'] }), { minLength: 1, maxLength: 5 }).map((list) => list.sort((a, b) => a.weight - b.weight));
 
 const commandBodies: Record<(typeof COMMANDS)[number], fc.Arbitrary<Record<string, unknown>>> = {
-  rollout: fc.record({ candidate: version, strategy: fc.constantFrom('canary', 'canary', 'blue-green', 'linear'), steps, salt: fc.string({ maxLength: 10 }), reason }, { requiredKeys: ['candidate'] }),
+  // `weight` starts a manual canary; with steps or for blue-green the core refuses it.
+  rollout: fc.record({ candidate: version, strategy: fc.constantFrom('canary', 'canary', 'blue-green', 'linear'), steps, weight: percent, salt: fc.string({ maxLength: 10 }), reason }, { requiredKeys: ['candidate'] }),
   weight: fc.record({ weight: percent, reason }, { requiredKeys: ['weight'] }),
   rollback: fc.record({ reason }),
   pause: fc.record({ reason }),

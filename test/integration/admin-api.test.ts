@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/app/logger.js';
-import { READ_TOKEN, START_MS, startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
+import { ADMIN_CONFIG, READ_TOKEN, START_MS, startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
 
 const FRAUD = '/api/v1/services/fraud-scorer';
 let fx: AdminFixture;
@@ -85,6 +86,7 @@ describe('reading services', () => {
         { weight: 25, bakeMs: 120_000 },
         { weight: 100, bakeMs: 60_000 },
       ],
+      manual: false,
       revision: 1,
       updatedAt: new Date(START_MS).toISOString(),
       startedAt: null,
@@ -137,7 +139,7 @@ describe('rollout commands', () => {
     const start = await fx.call('POST', `${FRAUD}/rollout`, { body: { candidate: 'v2', reason: 'new model' } });
     expect(start.status).toBe(200);
     expect(start.headers.get('etag')).toBe('"2"');
-    expect(start.body).toMatchObject({ candidate: 'v2', phase: 'progressing', weight: 5, step: 0, reason: 'new model', revision: 2 });
+    expect(start.body).toMatchObject({ candidate: 'v2', phase: 'progressing', weight: 5, step: 0, manual: false, reason: 'new model', revision: 2 });
     expect(start.body.startedAt).toBe(new Date(START_MS).toISOString());
     fx.clock.advance(1_000);
     const weight = await fx.call('POST', `${FRAUD}/weight`, { body: { weight: 25 } });
@@ -211,6 +213,65 @@ describe('rollout commands', () => {
     } finally {
       await own.close();
     }
+  });
+});
+
+/** ADMIN_CONFIG plus a canary service without steps: a start there is a manual canary. */
+const MANUAL_CONFIG = `${ADMIN_CONFIG}
+  recommender:
+    match: { pathPrefix: /recommend }
+    versions:
+      r1: { targets: ["http://127.0.0.1:9021"] }
+      r2: { targets: ["http://127.0.0.1:9022"] }
+    rollout: { stable: r1, strategy: canary }
+`;
+
+async function lastAudit(f: AdminFixture, service: string): Promise<{ action: string; rule: string | null; verdict: unknown }> {
+  return (await f.call('GET', `/api/v1/audit?service=${service}&limit=1`)).body.entries[0];
+}
+
+describe('manual canaries', () => {
+  it('starts a manual canary at the weight given, with no steps, and audits the rule it applied', async () => {
+    const res = await fx.call('POST', `${FRAUD}/rollout`, { body: { candidate: 'v2', weight: 2.5, reason: 'watch by hand' } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ candidate: 'v2', phase: 'progressing', weight: 2.5, weightBp: 250, steps: [], manual: true, revision: 2 });
+    expect(await lastAudit(fx, 'fraud-scorer')).toMatchObject({ action: 'start', rule: CONTROL_RULES.manualCanary, verdict: null });
+    // Paused, it is still a manual canary; promoted, no canary is in progress.
+    expect((await fx.call('POST', `${FRAUD}/pause`)).body).toMatchObject({ phase: 'paused', manual: true });
+    expect((await fx.call('POST', `${FRAUD}/promote`)).body).toMatchObject({ phase: 'promoted', manual: false });
+  });
+
+  it('starts a manual canary at weight 0 when neither the command nor the config has steps', async () => {
+    const own = await startAdmin({ config: MANUAL_CONFIG });
+    try {
+      const res = await own.call('POST', '/api/v1/services/recommender/rollout', { body: { candidate: 'r2' } });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ candidate: 'r2', phase: 'progressing', weight: 0, steps: [], manual: true });
+      expect(await lastAudit(own, 'recommender')).toMatchObject({ action: 'start', rule: CONTROL_RULES.manualCanary });
+      const weighted = await own.call('POST', '/api/v1/services/recommender/weight', { body: { weight: 10 } });
+      expect(weighted.body).toMatchObject({ weight: 10, manual: true, step: 0 });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('refuses a weight together with steps with 400 naming both, applying nothing', async () => {
+    const res = await fx.call('POST', `${FRAUD}/rollout`, { body: { candidate: 'v2', weight: 5, steps: [{ weight: 10, bake: '1m' }] } });
+    expectProblem(res, 400, 'SY_ERR_VALIDATION');
+    expect(res.body.detail).toContain('cannot start a rollout: service fraud-scorer');
+    expect(res.body.detail).toMatch(/steps.*weight/);
+    expect((await fx.commands.state('fraud-scorer')).revision).toBe(1);
+  });
+
+  it('refuses a weight for blue-green with 400, configured or asked for, applying nothing', async () => {
+    const ranker = await fx.call('POST', '/api/v1/services/ranker/rollout', { body: { candidate: 'green', weight: 50 } });
+    expectProblem(ranker, 400, 'SY_ERR_VALIDATION');
+    expect(ranker.body.detail).toMatch(/weight for a blue-green rollout/);
+    const asked = await fx.call('POST', `${FRAUD}/rollout`, { body: { candidate: 'v2', strategy: 'blue-green', weight: 50 } });
+    expectProblem(asked, 400, 'SY_ERR_VALIDATION');
+    expect(asked.body.detail).toMatch(/weight for a blue-green rollout/);
+    expect((await fx.commands.state('ranker')).revision).toBe(1);
+    expect((await fx.commands.state('fraud-scorer')).revision).toBe(1);
   });
 });
 

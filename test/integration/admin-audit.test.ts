@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
+import type { Verdict } from '../../src/core/rollout-state.js';
 import { READ_TOKEN, START_MS, startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
 
 const FRAUD = '/api/v1/services/fraud-scorer';
@@ -84,6 +86,50 @@ describe('audit log', () => {
     const page = await fx.call('GET', '/api/v1/audit?service=ranker');
     expect(page.body.entries).toHaveLength(50);
     expect(page.body.next).toBe(page.body.entries[49].id);
+  });
+
+  it('shows no rule and no verdict on entries that applied none', async () => {
+    const entries = (await fx.call('GET', '/api/v1/audit')).body.entries as Array<{ action: string; rule: unknown; verdict: unknown }>;
+    for (const entry of entries.filter((e) => e.action !== 'set-weight')) expect(entry, entry.action).toMatchObject({ rule: null, verdict: null });
+    expect(entries.find((e) => e.action === 'set-weight')).toMatchObject({ rule: CONTROL_RULES.operatorWeight, verdict: null });
+  });
+
+  it('names the rule of a weight-0 pause: the canary is paused and the entry says why', async () => {
+    expect((await fx.call('POST', `${FRAUD}/rollout`, { body: { candidate: 'v3' } })).body.phase).toBe('progressing');
+    const paused = await fx.call('POST', `${FRAUD}/weight`, { body: { weight: 0, reason: 'stop traffic to v3' } });
+    expect(paused.body).toMatchObject({ phase: 'paused', weight: 0 });
+    const [entry] = (await fx.call('GET', `/api/v1/audit?service=fraud-scorer&limit=1`)).body.entries;
+    expect(entry).toMatchObject({ action: 'set-weight', reason: 'stop traffic to v3', rule: CONTROL_RULES.weightZeroHolds, before: { phase: 'progressing' }, after: { phase: 'paused' } });
+  });
+
+  it('keeps the verdict behind a change the analysis made, presented like lastVerdict', async () => {
+    await fx.call('POST', `${FRAUD}/rollout`, { body: { candidate: 'v3' } });
+    const startedAt = (await fx.commands.state('fraud-scorer')).startedAt;
+    const at = START_MS + 60_000;
+    const verdict: Verdict = {
+      result: 'fail',
+      reason: 'error evidence 250 crossed 200',
+      at,
+      hold: false,
+      checks: [{ name: 'error evidence', value: 250, threshold: 200, result: 'fail', detail: '12 failing keys', meaning: 'the candidate fails more often than stable' }],
+      figures: { buckets: 12 },
+      startedAt,
+      held: { kind: 'sample-ratio', reason: 'candidate share 9% vs expected 5%', since: at - 5_000 },
+    };
+    await fx.commands.run('fraud-scorer', { type: 'rollback' }, { actor: 'analysis', reason: verdict.reason, verdict, rule: CONTROL_RULES.failRollsBack });
+    const [entry] = (await fx.call('GET', `/api/v1/audit?service=fraud-scorer&limit=1`)).body.entries;
+    expect(entry).toMatchObject({ action: 'rollback', actor: 'analysis', rule: CONTROL_RULES.failRollsBack });
+    expect(entry.verdict).toEqual({
+      result: 'fail',
+      reason: 'error evidence 250 crossed 200',
+      at: new Date(at).toISOString(),
+      startedAt: new Date(startedAt ?? 0).toISOString(),
+      hold: false,
+      held: { kind: 'sample-ratio', reason: 'candidate share 9% vs expected 5%', since: new Date(at - 5_000).toISOString() },
+      checks: verdict.checks,
+      figures: { buckets: 12 },
+      shadow: null,
+    });
   });
 
   it('answers 404 for an unknown service', async () => {

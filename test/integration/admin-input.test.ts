@@ -95,6 +95,18 @@ describe('bad input is refused with 400 naming the field, and nothing is applied
     expect(await revision()).toBe(3);
   });
 
+  it('refuses a start weight that is not a percent with two decimals, naming the field', async () => {
+    await fx.call('POST', `${FRAUD}/rollback`, { body: { reason: 'reset' } });
+    const path = `${FRAUD}/rollout`;
+    const message = 'must be a percent 0..100 with at most two decimals';
+    for (const weight of [12.345, 101, -1, '5']) {
+      const res = await fx.call('POST', path, { body: { candidate: 'v2', weight } });
+      expect400(res, `weight: ${message}`);
+      expect(res.body.errors).toEqual([{ field: 'weight', message }]);
+    }
+    expect(await revision()).toBe(3);
+  });
+
   it('refuses bad assignment and audit queries', async () => {
     expect400(await fx.call('GET', `${FRAUD}/assignment`), 'key: required');
     expect400(await fx.call('GET', `${FRAUD}/assignment?key=`), 'key: must not be empty');

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/run.js';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
 import type { Gateway } from '../../src/main.js';
 import { cliAgainst, expectOneLine } from '../helpers/cli.js';
 import { configYaml, READ_TOKEN, startTestGateway } from '../helpers/gateway.js';
@@ -59,6 +60,30 @@ describe('rollout commands', () => {
       { weight: 25, bakeMs: 120_000 },
       { weight: 100, bakeMs: 60_000 },
     ]);
+  });
+
+  it('starts a manual canary at --weight, shown as step "manual" with no steps', async () => {
+    const out = await ok(['start', 'fraud-scorer', 'v2', '--weight', '2.5%', '--reason', 'by hand']);
+    expect(out).toBe('fraud-scorer: start done; phase progressing, stable v1, candidate v2 at 2.5% (step manual), revision 2\n');
+    expect(await json(['status', 'fraud-scorer'])).toMatchObject({ weightBp: 250, steps: [], manual: true });
+    const detail = await ok(['status', 'fraud-scorer']);
+    expect(detail).toMatch(/step:\s+manual\n/);
+    expect(detail).toMatch(/steps:\s+none: a manual canary/);
+    expect(await ok(['status'])).toMatch(/fraud-scorer\s+progressing\s+v1\s+v2\s+2\.5%\s+manual\s+canary/);
+    expect(await ok(['audit', '--service', 'fraud-scorer', '--limit', '1'])).toContain(`\n  rule: ${CONTROL_RULES.manualCanary}\n`);
+  });
+
+  it('exits 1 with the gateway detail when --weight comes with --steps or blue-green', async () => {
+    const withSteps = await cli(['start', 'fraud-scorer', 'v2', '--weight', '5', '--steps', '5:1m,100:1m']);
+    expect(withSteps.code).toBe(EXIT.refused);
+    expectOneLine(withSteps.err, /got both steps .* and a weight .*; give one \(SY_ERR_VALIDATION\)$/);
+    const blueGreen = await cli(['start', 'fraud-scorer', 'v2', '--weight', '5', '--strategy', 'blue-green']);
+    expect(blueGreen.code).toBe(EXIT.refused);
+    expectOneLine(blueGreen.err, /got a weight for a blue-green rollout.*\(SY_ERR_VALIDATION\)$/);
+    const outOfRange = await cli(['start', 'fraud-scorer', 'v2', '--weight', '100.001']);
+    expect(outOfRange.code).toBe(EXIT.refused);
+    expectOneLine(outOfRange.err, 'weight: must be a percent 0..100 with at most two decimals');
+    expect((await json(['status', 'fraud-scorer'])).revision).toBe(1);
   });
 
   it('sets the weight, pauses, resumes and promotes', async () => {
@@ -153,6 +178,17 @@ describe('audit', () => {
     expect(body.entries[0]).toMatchObject({ action: 'rollback', reason: 'p99 doubled' });
     expect(await ok(['audit', '--limit', '2'])).toContain(`more: --before ${String(body.next)}`);
   });
+
+  it('shows the rule an entry applied on the line below it: weight 0 pauses', async () => {
+    await ok(['start', 'fraud-scorer', 'v2']);
+    expect(await ok(['weight', 'fraud-scorer', '0', '--reason', 'stop traffic'])).toContain('phase paused');
+    const lines = (await ok(['audit', '--service', 'fraud-scorer'])).trimEnd().split('\n');
+    expect(lines[1]).toMatch(/fraud-scorer\s+set-weight\s+ops\s+stop traffic$/);
+    expect(lines[2]).toBe(`  rule: ${CONTROL_RULES.weightZeroHolds}`);
+    // The start used the config's steps: no rule, so the next line is the next entry.
+    expect(lines[3]).toMatch(/fraud-scorer\s+start\s+ops\s+-$/);
+    expect((await json(['audit', '--service', 'fraud-scorer', '--limit', '1'])).entries[0]).toMatchObject({ rule: CONTROL_RULES.weightZeroHolds, verdict: null });
+  });
 });
 
 describe('failures and exit codes', () => {
@@ -206,6 +242,8 @@ describe('failures and exit codes', () => {
       [['weight', 'fraud-scorer', 'lots'], 'weight: must be a percent'],
       [['start', 'fraud-scorer', 'v2', '--strategy', 'yolo'], 'yolo'],
       [['start', 'fraud-scorer', 'v2', '--steps', '5:1m:3'], '--steps'],
+      [['start', 'fraud-scorer', 'v2', '--weight', 'half'], '--weight: must be a percent'],
+      [['start', 'fraud-scorer', 'v2', '--weight'], "option '--weight <percent>' argument missing"],
       [['status', '--bogus'], "unknown option '--bogus'"],
       [['serve', '--config', 'config/example.yaml', '--workers', '0'], 'not a number of workers (1..64)'],
       [['status', '--admin-url', 'localhost:8081'], '--admin-url'],
@@ -216,6 +254,6 @@ describe('failures and exit codes', () => {
   it('prints help with exit 0', async () => {
     const res = await cli(['--help']);
     expect(res.code).toBe(EXIT.ok);
-    for (const name of ['serve', 'demo', 'status', 'start', 'weight', 'rollback', 'explain', 'overrides', 'audit']) expect(res.out).toContain(name);
+    for (const name of ['serve', 'demo', 'status', 'start', 'weight', 'rollback', 'explain', 'explain-verdict', 'overrides', 'audit']) expect(res.out).toContain(name);
   });
 });

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTROL_RULES } from '../../src/core/control-rules.js';
+import type { Verdict, VerdictCheck } from '../../src/core/rollout-state.js';
 import { createAdminApp, type AdminDeps } from '../../src/http/admin/app.js';
 import { buildOpenApiDocument } from '../../src/http/admin/openapi.js';
-import { startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
+import { START_MS, startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
 
 /**
  * Keeps the OpenAPI document true: every route the admin app registers is
@@ -88,6 +90,60 @@ function documented(doc: Doc): { method: string; path: string }[] {
 }
 
 const key = (r: { method: string; path: string }): string => `${r.method.toUpperCase()} ${r.path}`;
+
+/** The JSON Schema keywords the hand-written response schemas use; any other one fails the check instead of being skipped. */
+const KEYWORDS = new Set(['$ref', 'oneOf', 'type', 'enum', 'const', 'properties', 'required', 'additionalProperties', 'items', 'format', 'pattern', 'minimum', 'maximum', 'exclusiveMinimum', 'description']);
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+/**
+ * Checks a response body against a schema of the document, closed by default: an
+ * object schema with `properties` and no `additionalProperties` may carry no other
+ * field, so a field the API answers and the document lacks is found too.
+ */
+function schemaProblems(doc: unknown, schema: Record<string, any>, value: unknown, at: string): string[] {
+  const unknown = Object.keys(schema).filter((k) => !KEYWORDS.has(k));
+  if (unknown.length > 0) return [`${at}: the check does not know keyword ${unknown.join(', ')}`];
+  if (typeof schema['$ref'] === 'string') return schemaProblems(doc, resolvePointer(doc, schema['$ref']) as Record<string, any>, value, at);
+  if (Array.isArray(schema['oneOf'])) {
+    const matching = (schema['oneOf'] as Record<string, any>[]).filter((option) => schemaProblems(doc, option, value, at).length === 0).length;
+    return matching === 1 ? [] : [`${at}: matches ${matching} of the oneOf schemas, not exactly one (${JSON.stringify(value)?.slice(0, 120)})`];
+  }
+  const problems: string[] = [];
+  const types = schema['type'] === undefined ? null : ([] as string[]).concat(schema['type']);
+  const actual = typeOf(value);
+  if (types !== null && !types.includes(actual) && !(actual === 'integer' && types.includes('number'))) return [`${at}: ${actual}, not ${types.join(' or ')}`];
+  if (schema['enum'] !== undefined && !(schema['enum'] as unknown[]).includes(value)) problems.push(`${at}: ${JSON.stringify(value)} not in the enum`);
+  if (schema['const'] !== undefined && schema['const'] !== value) problems.push(`${at}: ${JSON.stringify(value)} is not ${JSON.stringify(schema['const'])}`);
+  if (typeof value === 'string' && schema['format'] === 'date-time' && Number.isNaN(Date.parse(value))) problems.push(`${at}: ${value} is not a date-time`);
+  if (typeof value === 'string' && typeof schema['pattern'] === 'string' && !new RegExp(schema['pattern']).test(value)) problems.push(`${at}: ${value} does not match ${schema['pattern']}`);
+  if (typeof value === 'number') {
+    if (typeof schema['minimum'] === 'number' && value < schema['minimum']) problems.push(`${at}: ${value} < ${schema['minimum']}`);
+    if (typeof schema['maximum'] === 'number' && value > schema['maximum']) problems.push(`${at}: ${value} > ${schema['maximum']}`);
+    if (typeof schema['exclusiveMinimum'] === 'number' && value <= schema['exclusiveMinimum']) problems.push(`${at}: ${value} <= ${schema['exclusiveMinimum']}`);
+  }
+  if (Array.isArray(value) && schema['items'] !== undefined) value.forEach((item, i) => problems.push(...schemaProblems(doc, schema['items'], item, `${at}[${i}]`)));
+  if (actual === 'object') problems.push(...objectProblems(doc, schema, value as Record<string, unknown>, at));
+  return problems;
+}
+
+function objectProblems(doc: unknown, schema: Record<string, any>, value: Record<string, unknown>, at: string): string[] {
+  const properties = (schema['properties'] ?? {}) as Record<string, Record<string, any>>;
+  const extra = schema['additionalProperties'] as boolean | Record<string, any> | undefined;
+  const problems = ((schema['required'] ?? []) as string[]).filter((name) => !Object.hasOwn(value, name)).map((name) => `${at}.${name}: required, missing`);
+  for (const [name, field] of Object.entries(value)) {
+    const property = properties[name];
+    if (property !== undefined) problems.push(...schemaProblems(doc, property, field, `${at}.${name}`));
+    else if (typeof extra === 'object') problems.push(...schemaProblems(doc, extra, field, `${at}.${name}`));
+    else if (extra !== true) problems.push(`${at}.${name}: not in the document`);
+  }
+  return problems;
+}
 
 describe('OpenAPI document', () => {
   let admin: AdminFixture;
@@ -200,6 +256,61 @@ describe('OpenAPI document', () => {
     }
     const rollback = doc.paths['/api/v1/services/{service}/rollback']!['post'];
     for (const status of ['400', '401', '403', '404', '409', '413', '503']) expect(rollback.responses[status], status).toBeDefined();
+  });
+
+  it('describes every answer of a manual canary held by its verdict, and the audit entries with rules and verdicts', async () => {
+    const doc = JSON.parse(served.text) as Doc;
+    const fraud = '/api/v1/services/fraud-scorer';
+    const check = (name: string, value: number | null): VerdictCheck => ({ name, value, threshold: 200, result: 'inconclusive', detail: `${name} figures`, meaning: `${name} in words` });
+    expect((await admin.call('POST', `${fraud}/rollout`, { body: { candidate: 'v2', weight: 2.5 } })).status).toBe(200);
+    const startedAt = (await admin.commands.state('fraud-scorer')).startedAt;
+    const verdict: Verdict = {
+      result: 'inconclusive',
+      reason: 'the candidate share does not match its weight',
+      at: START_MS + 10_000,
+      hold: true,
+      checks: [check('evidence', 1.2), check('sample ratio', null)],
+      figures: { buckets: 3 },
+      shadow: { version: 'v3', result: 'pass', reason: 'no regression', checks: [check('shadow evidence', 0.5)], figures: {}, drift: { flagged: false, rollback: false, reason: 'agrees', figures: { pairs: 40 } } },
+      startedAt,
+      held: { kind: 'sample-ratio', reason: 'candidate share 9% vs expected 2.5%', since: START_MS + 5_000 },
+    };
+    await admin.store.putVerdict('fraud-scorer', verdict);
+    await admin.commands.run('fraud-scorer', { type: 'rollback' }, { actor: 'analysis', reason: 'evidence crossed', verdict, rule: CONTROL_RULES.failRollsBack });
+    await admin.call('POST', `${fraud}/rollout`, { body: { candidate: 'v2', weight: 5 } });
+    await admin.store.putVerdict('fraud-scorer', { ...verdict, startedAt: (await admin.commands.state('fraud-scorer')).startedAt });
+
+    const one = await admin.call('GET', fraud);
+    expect(one.body).toMatchObject({ manual: true, lastVerdict: { held: { kind: 'sample-ratio' }, checks: [{ meaning: 'evidence in words' }, { value: null }] } });
+    const audit = await admin.call('GET', '/api/v1/audit?service=fraud-scorer');
+    expect(audit.body.entries.map((e: { rule: string | null }) => e.rule)).toContain(CONTROL_RULES.failRollsBack);
+    expect(audit.body.entries.some((e: { verdict: unknown }) => e.verdict !== null)).toBe(true);
+    const answers: Array<[string, string, unknown]> = [
+      ['/api/v1/services/{service}', 'get', one.body],
+      ['/api/v1/services', 'get', (await admin.call('GET', '/api/v1/services')).body],
+      ['/api/v1/audit', 'get', audit.body],
+      ['/api/v1/services/{service}/weight', 'post', (await admin.call('POST', `${fraud}/weight`, { body: { weight: 0 } })).body],
+    ];
+    for (const [path, method, body] of answers) {
+      const schema = doc.paths[path]![method].responses['200'].content['application/json'].schema;
+      expect(schemaProblems(doc, schema, body, `${method} ${path}`)).toEqual([]);
+    }
+    // The check can fail: a field the document lacks, and one it requires but the answer lacks.
+    const state = doc.components.schemas.State;
+    expect(schemaProblems(doc, state, { ...one.body, surprise: 1 }, 'state')).toContain('state.surprise: not in the document');
+    const { manual: _manual, ...withoutManual } = one.body;
+    expect(schemaProblems(doc, state, withoutManual, 'state')).toContain('state.manual: required, missing');
+  });
+
+  it('documents the manual canary weight of a start and the new verdict, hold and audit fields', () => {
+    const schemas = (JSON.parse(served.text) as Doc).components.schemas;
+    expect(schemas.StartRollout.properties.weight).toMatchObject({ type: 'number', minimum: 0, maximum: 100 });
+    expect(schemas.StartRollout.required).toEqual(['candidate']);
+    expect(schemas.VerdictCheck.required).toContain('meaning');
+    expect(schemas.Verdict.required).toEqual(expect.arrayContaining(['startedAt', 'held']));
+    expect(schemas.Hold.properties.kind.enum).toEqual(['sample-ratio', 'shadow-drift']);
+    expect(schemas.AuditEntry.required).toEqual(expect.arrayContaining(['rule', 'verdict']));
+    expect(schemas.State.required).toContain('manual');
   });
 
   it('takes request bodies from the zod schemas', () => {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { AssignmentReason } from '../../core/assignment.js';
 import type { AuditAction } from '../../core/audit.js';
 import { ERRORS } from '../../core/errors.js';
-import { PHASES, STRATEGIES, type VerdictResult } from '../../core/rollout-state.js';
+import { PHASES, STRATEGIES, type Hold, type VerdictResult } from '../../core/rollout-state.js';
 import { PROBLEM_TYPE } from '../problem.js';
 import { BODY_LIMIT_BYTES } from './body.js';
 import { DEFAULT_SERIES_MINUTES, DEFAULT_SERIES_STEP_S, MAX_SERIES_MINUTES, seriesQuery } from './routes-series.js';
@@ -88,6 +88,12 @@ function startSchema(): Json {
     candidate: { description: 'A version of the service, from the configuration.' },
     strategy: { description: "Defaults to the service's configured strategy." },
     steps: { description: "Canary steps; defaults to the service's configured steps. Weights must not decrease." },
+    weight: {
+      ...weightExtra,
+      description:
+        `Start a manual canary at this weight: no steps, operators move it, the analysis may roll it back but never advances it. ` +
+        `Refused (400) with steps or for blue-green. Without it, a canary with no steps in the command or the config is a manual canary at 0. ${PERCENT_TEXT}`,
+    },
     salt: { description: 'Bucketing salt; a new random one by default.' },
     reason: reasonExtra,
     force: forceExtra,
@@ -136,6 +142,7 @@ const AUDIT_ACTIONS: Record<AuditAction, true> = {
 };
 const ASSIGNMENT_REASONS: Record<AssignmentReason, true> = { header: true, override: true, bucket: true, stable: true };
 const VERDICT_RESULTS: Record<VerdictResult, true> = { pass: true, fail: true, inconclusive: true };
+const HOLD_KINDS: Record<Hold['kind'], true> = { 'sample-ratio': true, 'shadow-drift': true };
 
 const staleness: Record<string, Json> = {
   stale: { type: 'boolean', description: "True when the store could not be read and this is the replica's last known state." },
@@ -175,17 +182,25 @@ function responseSchemas(): Record<string, Json> {
       drift: nullable(schemaRef('ShadowDrift')),
     }),
     VerdictCheck: object({
-      name: { type: 'string' },
-      value: nullableType('number'),
-      threshold: { type: 'number' },
+      name: { type: 'string', description: 'What the check measures; the set of checks may change between releases, match on structure.' },
+      value: nullableType('number', { description: 'The figure judged; null when there is no data for it yet.' }),
+      threshold: { type: 'number', description: 'What the value is judged against.' },
       result: verdictResult,
-      detail: { type: 'string' },
+      detail: { type: 'string', description: 'The figures behind the value: counts, rates, where the threshold comes from.' },
+      meaning: { type: 'string', description: 'What the check says, in plain words for the person on call; empty in checks stored before it existed.' },
+    }),
+    Hold: object({
+      kind: { type: 'string', enum: Object.keys(HOLD_KINDS), description: '`sample-ratio`: the candidate\'s share of requests does not match its weight; `shadow-drift`: a shadow step\'s predictions drift.' },
+      reason: { type: 'string' },
+      since: { ...dateTime, description: 'The first round that held the rollout.' },
     }),
     Verdict: object({
       result: verdictResult,
       reason: { type: 'string' },
       at: dateTime,
+      startedAt: nullableType('string', { format: 'date-time', description: 'The start of the rollout this verdict judged; null for a shadow judged while no rollout runs.' }),
       hold: { type: 'boolean', description: 'Progression held without failing (a sample-ratio mismatch).' },
+      held: nullable({ ...schemaRef('Hold'), description: 'What holds the rollout, set by the analysis loop; null when nothing does.' }),
       checks: { type: 'array', items: schemaRef('VerdictCheck') },
       figures: { type: 'object', additionalProperties: { type: 'number' } },
       shadow: nullable({ ...schemaRef('ShadowVerdict'), description: "The shadow's verdict of the same round, judged against stable's answers to the same requests." }),
@@ -202,6 +217,7 @@ function responseSchemas(): Record<string, Json> {
         phase: { type: 'string', enum: [...PHASES] },
         step: { type: 'integer', minimum: 0 },
         steps: { type: 'array', items: schemaRef('Step') },
+        manual: { type: 'boolean', description: 'A canary in progress without steps: operators move it; the analysis may roll it back, never advance it.' },
         salt: { type: 'string' },
         revision: { type: 'integer', minimum: 0, description: 'Also sent as the ETag; send it back in If-Match.' },
         updatedAt: dateTime,
@@ -233,6 +249,8 @@ function responseSchemas(): Record<string, Json> {
       at: dateTime,
       before: { oneOf: [schemaRef('State'), schemaRef('Override'), { type: 'null' }] },
       after: { oneOf: [schemaRef('State'), schemaRef('Override'), { type: 'null' }] },
+      rule: nullableType('string', { description: 'The rule between operators and the analysis that this change applied, in words; null when none did.' }),
+      verdict: nullable({ ...schemaRef('Verdict'), description: 'The analysis verdict behind a change the analysis made; null otherwise.' }),
     }),
     Assignment: object(
       {

@@ -1,6 +1,7 @@
 import type { AuditEntry, AuditSubject } from '../../core/audit.js';
 import type { Override } from '../../core/override.js';
-import type { RolloutState, ShadowState, ShadowVerdict, Step, Verdict } from '../../core/rollout-state.js';
+import { isManualCanary } from '../../core/progression.js';
+import { isActive, type Hold, type RolloutState, type ShadowState, type ShadowVerdict, type Step, type Verdict, type VerdictCheck } from '../../core/rollout-state.js';
 import { bpToPercent } from '../../core/weight.js';
 
 /** The API's view of stored documents: weights in percent, times as ISO strings. */
@@ -17,19 +18,32 @@ export interface Staleness {
   readonly staleReason?: string;
 }
 
-function presentShadowVerdict(shadow: ShadowVerdict | null | undefined): object | null {
-  if (shadow === null || shadow === undefined) return null;
-  return { version: shadow.version, result: shadow.result, reason: shadow.reason, checks: shadow.checks, figures: shadow.figures, drift: shadow.drift };
+/** Field by field, so the API's shape is this list and not whatever the verdict record happens to hold. */
+function presentCheck(check: VerdictCheck): object {
+  return { name: check.name, value: check.value, threshold: check.threshold, result: check.result, detail: check.detail, meaning: check.meaning };
 }
 
-function presentVerdict(verdict: Verdict | null): object | null {
-  if (verdict === null) return null;
+function presentShadowVerdict(shadow: ShadowVerdict | null | undefined): object | null {
+  if (shadow === null || shadow === undefined) return null;
+  return { version: shadow.version, result: shadow.result, reason: shadow.reason, checks: shadow.checks.map(presentCheck), figures: shadow.figures, drift: shadow.drift };
+}
+
+function presentHold(hold: Hold | null | undefined): object | null {
+  if (hold === null || hold === undefined) return null;
+  return { kind: hold.kind, reason: hold.reason, since: iso(hold.since) };
+}
+
+/** Verdicts stored before `startedAt` and `held` existed lack them: shown as null. */
+function presentVerdict(verdict: Verdict | null | undefined): object | null {
+  if (verdict === null || verdict === undefined) return null;
   return {
     result: verdict.result,
     reason: verdict.reason,
     at: iso(verdict.at),
+    startedAt: iso(verdict.startedAt ?? null),
     hold: verdict.hold,
-    checks: verdict.checks,
+    held: presentHold(verdict.held),
+    checks: verdict.checks.map(presentCheck),
     figures: verdict.figures,
     shadow: presentShadowVerdict(verdict.shadow),
   };
@@ -58,6 +72,7 @@ export function presentState(state: RolloutState, staleness: Staleness = { stale
     phase: state.phase,
     step: state.stepIndex,
     steps: state.steps.map(presentStep),
+    manual: isActive(state) && isManualCanary(state),
     salt: state.salt,
     revision: state.revision,
     updatedAt: iso(state.updatedAt),
@@ -98,5 +113,8 @@ export function presentAuditEntry(entry: AuditEntry, now: number): Record<string
     at: iso(entry.at),
     before: presentSubject(entry.before, now),
     after: presentSubject(entry.after, now),
+    // Entries written before rules and verdicts were recorded lack both.
+    rule: entry.rule ?? null,
+    verdict: presentVerdict(entry.verdict),
   };
 }

@@ -47,6 +47,7 @@ export function commandsRouter(deps: AdminDeps): Router {
       candidate: b.candidate,
       ...(b.strategy === undefined ? {} : { strategy: b.strategy }),
       ...(b.steps === undefined ? {} : { steps: b.steps }),
+      ...(b.weight === undefined ? {} : { weightBp: b.weight }),
       ...(b.salt === undefined ? {} : { salt: b.salt }),
     })),
   );

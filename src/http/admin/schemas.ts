@@ -87,6 +87,8 @@ export const startBody = commandBody({
   candidate: versionName,
   strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).optional(),
   steps: steps.optional(),
+  // A manual canary at this weight; whether it may go with steps or a strategy is the core's call.
+  weight: percent.transform(percentToBp).optional(),
   salt: z.string().min(1, { error: 'must not be empty' }).max(128, { error: 'at most 128 characters' }).optional(),
   reason: optionalReason,
 });

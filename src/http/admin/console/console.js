@@ -202,10 +202,26 @@ function createCard(name) {
   const card = h(
     'article',
     { class: 'card', 'data-service': name, 'aria-label': `service ${name}` },
-    h('div', { class: 'card-head' }, h('h3', { text: name }), h('span', { class: 'phase', 'data-field': 'phase' }), h('span', { class: 'stale', 'data-field': 'stale', hidden: true })),
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h3', { text: name }),
+      h('span', { class: 'phase', 'data-field': 'phase' }),
+      h('span', { class: 'badge held', 'data-field': 'held', text: 'held', hidden: true }),
+      h('span', { class: 'badge manual', 'data-field': 'manual', text: 'manual canary', title: 'no steps: operators move it; the analysis may roll it back, never advance it', hidden: true }),
+      h('span', { class: 'stale', 'data-field': 'stale', hidden: true }),
+    ),
     h('dl', { class: 'facts' }, fact('stable', 'stable'), fact('candidate', 'candidate'), fact('weight', 'weight'), fact('step', 'step'), fact('strategy', 'strategy'), fact('revision', 'revision'), fact('updated', 'updatedAt')),
+    h(
+      'p',
+      { class: 'held-line', 'data-field': 'held-line', hidden: true },
+      h('span', { class: 'muted', text: 'held: ' }),
+      h('span', { 'data-field': 'held-reason' }),
+      h('span', { class: 'muted', 'data-field': 'held-since' }),
+    ),
     h('p', { class: 'shadow-line' }, h('span', { class: 'muted', text: 'shadow: ' }), h('span', { 'data-field': 'shadow' })),
     h('p', { class: 'verdict' }, h('span', { class: 'muted', text: 'last verdict: ' }), h('span', { class: 'result', 'data-field': 'verdict' }), h('span', { 'data-field': 'verdict-reason' })),
+    checksList(),
     h(
       'p',
       { class: 'verdict shadow-verdict', 'data-field': 'shadow-verdict-line', hidden: true },
@@ -236,6 +252,58 @@ function ago(iso) {
   return new Date(iso).toLocaleString();
 }
 
+/** Every check of the last verdict, folded: the list is long and read when a verdict needs explaining. */
+function checksList() {
+  const head = h('tr', {}, ...['check', 'result', 'value / threshold', 'meaning'].map((t) => h('th', { text: t })));
+  return h(
+    'details',
+    { class: 'checks', 'data-field': 'checks', hidden: true },
+    h('summary', { 'data-field': 'checks-summary' }),
+    h('table', {}, h('thead', {}, head), h('tbody', { 'data-field': 'checks-body' })),
+  );
+}
+
+/** 3 significant digits, exponent form for very large or very small values, '–' where there is no number. */
+function figure(v) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
+  const abs = Math.abs(v);
+  if (abs !== 0 && (abs >= 1e6 || abs < 1e-3)) return v.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e');
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(3)));
+}
+
+function checkRow(check, prefix) {
+  return h(
+    'tr',
+    { 'data-check': check.name },
+    h('td', { text: `${prefix}${check.name}` }),
+    h('td', { class: `result ${check.result}`, text: check.result }),
+    h('td', { class: 'figure', text: `${figure(check.value)} / ${figure(check.threshold)}` }),
+    h('td', {}, h('div', { text: check.meaning || '–' }), h('div', { class: 'muted detail', text: check.detail })),
+  );
+}
+
+/** The live checks, then the shadow's (named after it), each with its result, value against threshold and meaning. */
+function renderChecks(card, verdict) {
+  const live = verdict?.checks ?? [];
+  const shadow = verdict?.shadow ?? null;
+  const rows = [...live.map((c) => checkRow(c, '')), ...(shadow?.checks ?? []).map((c) => checkRow(c, `shadow ${shadow.version} · `))];
+  card.querySelector('[data-field="checks"]').hidden = rows.length === 0;
+  const failing = [...live, ...(shadow?.checks ?? [])].filter((c) => c.result === 'fail').length;
+  setField(card, 'checks-summary', `${rows.length} checks of the last verdict${failing === 0 ? '' : `, ${failing} failing`}`);
+  card.querySelector('[data-field="checks-body"]').replaceChildren(...rows);
+}
+
+/** What holds the rollout: a badge in the head, the reason and since when on its own line. */
+function renderHeld(card, held) {
+  const badge = card.querySelector('[data-field="held"]');
+  badge.hidden = held === null;
+  card.querySelector('[data-field="held-line"]').hidden = held === null;
+  if (held === null) return;
+  badge.title = held.kind;
+  setField(card, 'held-reason', held.reason);
+  setField(card, 'held-since', ` (${held.kind}, since ${new Date(held.since).toLocaleTimeString()}, ${ago(held.since)})`);
+}
+
 function renderState(view, state) {
   const { card, weight } = view;
   const phase = card.querySelector('[data-field="phase"]');
@@ -248,7 +316,8 @@ function renderState(view, state) {
   setField(card, 'candidate', state.candidate ?? 'none');
   setField(card, 'weight', `${state.weight}%`);
   const onShadowStep = state.candidate && state.steps[state.step]?.shadow !== undefined;
-  setField(card, 'step', state.candidate ? `${state.step + 1} / ${state.steps.length}${onShadowStep ? ' (shadow)' : ''}` : '–');
+  card.querySelector('[data-field="manual"]').hidden = !state.manual;
+  setField(card, 'step', state.manual ? 'manual' : state.candidate ? `${state.step + 1} / ${state.steps.length}${onShadowStep ? ' (shadow)' : ''}` : '–');
   const shadow = state.shadow;
   setField(card, 'shadow', shadow ? `${shadow.version} on ${shadow.percent}% of keys, since ${ago(shadow.since)}` : 'none');
   setField(card, 'strategy', state.strategy);
@@ -259,6 +328,8 @@ function renderState(view, state) {
   result.textContent = verdict ? verdict.result : 'none yet';
   result.className = `result ${verdict ? verdict.result : ''}`;
   setField(card, 'verdict-reason', verdict ? ` — ${verdict.reason} (${ago(verdict.at)})` : '');
+  renderHeld(card, verdict?.held ?? null);
+  renderChecks(card, verdict);
   renderShadowVerdict(card, verdict?.shadow ?? null);
   if (document.activeElement !== weight && weight.value === '') weight.placeholder = String(state.weight);
 }
@@ -372,7 +443,13 @@ function renderAudit(entries) {
       h('time', { datetime: e.at, text: new Date(e.at).toLocaleString() }),
       h('span', { text: `${e.service} · ${e.actor}` }),
       h('span', { class: 'action', text: e.action }),
-      h('span', {}, h('span', { class: 'reason', text: e.reason ?? '' }), h('span', { class: 'change', text: e.reason ? ` — ${describeChange(e)}` : describeChange(e) })),
+      h(
+        'span',
+        {},
+        h('span', { class: 'reason', text: e.reason ?? '' }),
+        h('span', { class: 'change', text: e.reason ? ` — ${describeChange(e)}` : describeChange(e) }),
+        e.rule ? h('span', { class: 'rule', 'data-field': 'rule', text: `rule: ${e.rule}` }) : null,
+      ),
     ),
   );
   if (items.length === 0) items.push(h('li', { class: 'muted', text: 'no entries yet' }));
