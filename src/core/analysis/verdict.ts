@@ -233,7 +233,7 @@ function componentCheck(p: Parts, component: Component, i: number, weight: numbe
       value: latencyMeanTest(s, c) === null ? null : value,
       threshold,
       result: failed ? 'fail' : n < c.msprtBurnIn ? 'inconclusive' : 'pass',
-      detail: `${describe(p, component)}; each time bucket compares the two versions' mean log-latency; counts only when the candidate is slower than ${num(c.msprtMargin)}×, after ${c.msprtBurnIn} candidate requests (${n} so far)`,
+      detail: `${describe(p, component)}; each time bucket compares the two versions' mean log-latency; counts only when the candidate is slower than ${c.msprtMargin}×, after ${c.msprtBurnIn} candidate requests (${n} so far)`,
       meaning: failed
         ? 'the candidate is slower than stable on average'
         : n < c.msprtBurnIn ? 'too few candidate requests to compare mean latency yet' : `${alone}: no sign that the candidate is slower on average`,
@@ -270,19 +270,26 @@ function latencyJudgedCheck(p: Parts): VerdictCheck {
   };
 }
 
+/**
+ * The figure compared with 1/α. Before a fail it is the evidence now, every test
+ * counted (1 with no information either way), the same figure as the verdict's
+ * reason; a fail shows the peak that crossed, counting only the tests that had
+ * their minimum data, which is what the rule compares.
+ */
 function evidenceCheck(p: Parts): VerdictCheck {
   const { state: s } = p;
   const peak = finite(Math.exp(s.peakCombinedLog));
   const now = finite(Math.exp(combinedLog(p.logsNow, p.weights)));
+  const crossed = s.crossedAtMs !== null;
   return {
     name: 'evidence',
-    value: peak,
+    value: crossed ? peak : now,
     threshold: p.threshold,
-    result: s.crossedAtMs !== null ? 'fail' : 'pass',
-    detail: `largest weighted average of the tests above since the rollout started, each counted once it has its minimum data (now, counting all: ${num(now)}); it rolls back at 1/α, α = ${p.config.alpha}, which bounds the chance of rolling back a candidate as good as stable`,
-    meaning: s.crossedAtMs !== null
-      ? 'the evidence against the candidate reached the rollback threshold'
-      : `evidence against the candidate ${num(peak)} of the ${num(p.threshold)} that roll back; about 1 or less means no sign of regression`,
+    result: crossed ? 'fail' : 'pass',
+    detail: `weighted average of the tests above (errors ${num(p.weights[0] as number)}, latency the rest); it rolls back when, counting only the tests that have their minimum data, it reaches 1/α (α = ${p.config.alpha}) after any bucket, which bounds the chance of rolling back a candidate as good as stable; highest so far counted that way: ${num(peak)}`,
+    meaning: crossed
+      ? `the evidence against the candidate reached ${num(peak)}, past the ${num(p.threshold)} that roll back`
+      : `evidence against the candidate ${num(now)} of the ${num(p.threshold)} that roll back; about 1 or less means no sign of regression`,
   };
 }
 
