@@ -19,7 +19,7 @@ export interface ShadowJudgeOptions extends SettledWindowsOptions {
  * answers against stable's answers to the same mirrored requests
  * (`shadow:<v>` against `shadow-base:<v>`), with stable's windows before the
  * shadow started as the latency baseline; and, where a prediction field is
- * configured, prediction drift on the paired comparisons (research §2.3).
+ * configured, prediction drift on the paired comparisons (docs/analysis.md, The statistics).
  */
 export class ShadowJudge {
   private readonly windows: SettledWindows;

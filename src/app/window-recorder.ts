@@ -33,7 +33,7 @@ interface Accumulator {
 
 /**
  * The request path's side of the analysis windows: per service, version and
- * bucket, local counters only (research/canary-statistics.md §2.1, §2.2). A
+ * bucket, local counters only (docs/analysis.md, The statistics). A
  * flusher drains them into the store.
  *
  * The distinct failing-key count is exact for this replica and bucket, because
@@ -92,7 +92,7 @@ export class WindowRecorder implements RequestObserver {
   /**
    * A mirrored pair: the shadow's answer and stable's answer to the same
    * request as two series the detector compares like stable and a candidate,
-   * and the comparison of their predictions (research/canary-statistics.md §2.3).
+   * and the comparison of their predictions (docs/analysis.md, The statistics).
    */
   observeShadow(record: ShadowRecord): void {
     const { service, version, key } = record;

@@ -73,7 +73,7 @@ export interface Hold {
   readonly since: number;
 }
 
-/** Prediction drift of the shadow against stable (research/canary-statistics.md §2.3). */
+/** Prediction drift of the shadow against stable (docs/analysis.md, The statistics). */
 export interface ShadowDrift {
   /** Drift beyond the configured tolerance: progression holds on a shadow step. */
   readonly flagged: boolean;
@@ -90,7 +90,7 @@ export interface ShadowVerdict {
   readonly reason: string;
   readonly checks: readonly VerdictCheck[];
   readonly figures: Readonly<Record<string, number>>;
-  /** Prediction drift (research §2.3), null when no prediction field is configured. */
+  /** Prediction drift (docs/analysis.md, The statistics), null when no prediction field is configured. */
   readonly drift: ShadowDrift | null;
 }
 

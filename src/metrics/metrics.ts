@@ -28,7 +28,7 @@ const EVIDENCE_SUFFIX = 'Evidence';
  * prom-client's global one). Counters count what this replica saw or did, so
  * `sum()` across replicas gives the fleet's totals; gauges describe the state
  * this replica routes on. The analysis does not read these: it has its own
- * mergeable windows (DESIGN.md, "Metrics serve two readers").
+ * mergeable windows.
  */
 export class Metrics implements RequestObserver, ShadowObserver {
   readonly registry = new Registry();

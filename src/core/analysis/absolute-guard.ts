@@ -2,10 +2,9 @@ import type { AnalysisConfig } from './config.js';
 import { errorCounts, recentBuckets, type AnalysisBucket } from './input.js';
 
 /**
- * The absolute guard for catastrophic failure (research/canary-statistics.md
- * §2.1 "Catastrophe fast path", after the SRE workbook): the candidate's own
- * error ratio over the last window, whatever stable does, so that a candidate
- * that also breaks the control is still rolled back.
+ * The absolute guard for catastrophic failure (after the SRE workbook): the
+ * candidate's own error ratio over the last window, whatever stable does, so
+ * that a candidate that also breaks the control is still rolled back.
  */
 export interface AbsoluteGuard {
   /** Candidate requests and errors in the window, a failing key's retries counted once when deduplicating. */
@@ -20,7 +19,7 @@ export function absoluteGuard(buckets: ReadonlyArray<AnalysisBucket>, config: An
   let requests = 0;
   let errors = 0;
   for (const b of recentBuckets(buckets, config.absoluteWindowMs)) {
-    // Deduplicated like the e-process (§2.1 guards): a key's retries count once,
+    // Deduplicated like the e-process: a key's retries count once,
     // or one client retrying a failure 5 times would read as 50 % errors.
     const counts = errorCounts(b.candidate, config.dedupByKey);
     requests += counts.requests;

@@ -3,39 +3,39 @@ import { SwitchyardError } from '../errors.js';
 /**
  * Every threshold of the detector, overridable per service. Field names are
  * plain so the YAML schema can mirror them one to one; durations are in ms.
- * The statistics behind each default: research/canary-statistics.md §0, §2.
+ * The statistics behind each default: docs/analysis.md, The statistics
  */
 export interface AnalysisConfig {
-  /** False-rollback budget for the whole rollout, all metrics and steps (§2.4). */
+  /** False-rollback budget for the whole rollout, all metrics and steps. */
   readonly alpha: number;
-  /** Share of the evidence average given to errors when latency is judged too; latency gets the rest (§2.4). */
+  /** Share of the evidence average given to errors when latency is judged too; latency gets the rest. */
   readonly errorShare: number;
-  /** Error-rate ratios the error e-process mixes over (§2.1A). */
+  /** Error-rate ratios the error e-process mixes over. */
   readonly errorGrid: readonly number[];
-  /** Tolerated error-rate ratio r0: H0 is "candidate ≤ r0 × stable" (§2.0 margin); 1 is strict. */
+  /** Tolerated error-rate ratio r0: H0 is "candidate ≤ r0 × stable"; 1 is strict. */
   readonly errorMargin: number;
-  /** Count distinct failing sticky keys per bucket, not raw errors, so retries do not count twice (§2.1 guards). */
+  /** Count distinct failing sticky keys per bucket, not raw errors, so retries do not count twice. */
   readonly dedupByKey: boolean;
   /** Canary events (failing keys, or exceedances of one threshold) a metric needs before it may fail. */
   readonly minCandidateEvents: number;
   /** Candidate requests since the rollout started before any pass. */
   readonly minCandidateRequests: number;
   readonly latencyEnabled: boolean;
-  /** Exceedance ratios mixed over at the stable p50, p90 and p99; each must stay ≤ 1/(1 − q) (§2.2A). */
+  /** Exceedance ratios mixed over at the stable p50, p90 and p99; each must stay ≤ 1/(1 − q). */
   readonly latencyGridP50: readonly number[];
   readonly latencyGridP90: readonly number[];
   readonly latencyGridP99: readonly number[];
-  /** Tolerated exceedance ratio r0 at every threshold (§2.2A); 1 is strict. */
+  /** Tolerated exceedance ratio r0 at every threshold; 1 is strict. */
   readonly latencyMargin: number;
   /** Stable requests the thresholds are read from; without that many before the rollout, the first ones during it. */
   readonly latencyBaselineMinRequests: number;
-  /** Latency (not errors) is ignored this long after the rollout starts and after each known weight change (§5 warm-up). */
+  /** Latency (not errors) is ignored this long after the rollout starts and after each known weight change. */
   readonly latencyWarmupMs: number;
-  /** mSPRT on mean log-latency (§2.2B): mixing scale τ (ln 1.1), tolerated ratio of geometric means, burn-in. */
+  /** mSPRT on mean log-latency: mixing scale τ (ln 1.1), tolerated ratio of geometric means, burn-in. */
   readonly msprtTau: number;
   readonly msprtMargin: number;
   readonly msprtBurnIn: number;
-  /** Absolute guard (§2.1 catastrophe fast path): candidate error ratio over the window, minimum requests. */
+  /** Absolute guard: candidate error ratio over the window, minimum requests. */
   readonly absoluteErrorRate: number;
   readonly absoluteMinRequests: number;
   readonly absoluteWindowMs: number;

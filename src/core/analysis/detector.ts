@@ -12,7 +12,7 @@ export { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig,
 
 /**
  * The detector: judges the candidate against stable on every complete bucket
- * since the rollout started (research/canary-statistics.md §0). Pure: `now`
+ * since the rollout started (docs/analysis.md, The statistics). Pure: `now`
  * comes in with the input, nothing is read from the clock.
  */
 export function analyse(input: AnalysisInput, config: AnalysisConfig): Verdict {

@@ -1,6 +1,6 @@
 /**
- * The grid-mixture conditional-binomial e-process (research/canary-statistics.md
- * §2.0, §2.1A). Under the sharp null each event of a bucket (an error, a request
+ * The grid-mixture conditional-binomial e-process (docs/analysis.md, The
+ * statistics). Under the sharp null each event of a bucket (an error, a request
  * above a latency threshold) is the candidate's with probability ρ_t, the
  * candidate's realised share of requests in that bucket. Per grid ratio r_j,
  *   θ(r)  = ρ·r / (ρ·r + 1 − ρ)
@@ -33,7 +33,7 @@ export function cloneGridProcess(p: GridProcess): GridProcess {
 /**
  * Adds one bucket: `x` candidate events and `y` stable events, with the
  * candidate's share of requests `rho`. Buckets where one arm had no requests
- * carry no information (ρ ∈ {0, 1}) and are skipped (§2.1A).
+ * carry no information (ρ ∈ {0, 1}) and are skipped.
  */
 export function addEvents(p: GridProcess, rho: number, x: number, y: number): void {
   if (!(rho > 0 && rho < 1) || x + y === 0) return;

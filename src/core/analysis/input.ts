@@ -38,10 +38,10 @@ export function recentBuckets(buckets: ReadonlyArray<AnalysisBucket>, windowMs: 
 }
 
 /**
- * Error events and the requests they are drawn from. Deduplicated (§2.1
- * guards), an event is a distinct failing sticky key and a key's retries count
- * once among the requests too, so a retry storm on one arm moves neither the
- * event count nor the realised share ρ_t.
+ * Error events and the requests they are drawn from. Deduplicated, an event
+ * is a distinct failing sticky key and a key's retries count once among the
+ * requests too, so a retry storm on one arm moves neither the event count nor
+ * the realised share ρ_t.
  */
 export function errorCounts(arm: ArmWindow, dedupByKey: boolean): { requests: number; events: number } {
   if (!dedupByKey) return { requests: arm.requests, events: arm.errors };

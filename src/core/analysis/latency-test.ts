@@ -1,9 +1,9 @@
 import { latencyValue } from './window.js';
 
 /**
- * Latency tests (research/canary-statistics.md §2.2): exceedance counts at the
- * stable arm's p50/p90/p99 read from the log-bucketed histograms (§2.2A), and
- * the normal-mixture SPRT on mean log-latency (§2.2B).
+ * Latency tests (docs/analysis.md, The statistics): exceedance counts at the
+ * stable arm's p50/p90/p99 read from the log-bucketed histograms, and
+ * the normal-mixture SPRT on mean log-latency.
  */
 
 export const LATENCY_QUANTILES = [0.5, 0.9, 0.99] as const;

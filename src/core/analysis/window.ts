@@ -2,7 +2,7 @@ import { SwitchyardError } from '../errors.js';
 
 /**
  * Analysis windows: per service, version and time bucket, counts that add up
- * exactly across replicas and across buckets (research/canary-statistics.md §2.2).
+ * exactly across replicas and across buckets (docs/analysis.md, The statistics).
  * Latency is a log-bucketed histogram with the DDSketch mapping.
  */
 

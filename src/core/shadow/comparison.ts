@@ -8,7 +8,7 @@ import type { Prediction, PredictionKind } from './prediction.js';
  * sketch keys add), so the figures read from many replicas' windows are those
  * of one window holding every pair.
  *
- * One pair adds to the window (research/canary-statistics.md §2.3, paired):
+ * One pair adds to the window (docs/analysis.md, The statistics, paired):
  *   requests   1 (the pair)
  *   errors     1 when the answers disagree: different labels, or |Δ| > scoreTolerance
  *   for scores, Δ = shadow − stable, counters (ArmWindow.counters):

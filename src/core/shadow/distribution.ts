@@ -2,7 +2,7 @@ import { chiSquareUpperQuantile, lnBeta } from './stats.js';
 
 /**
  * Do the shadow's scores follow stable's distribution? Two views of the paired
- * score histograms (research/canary-statistics.md §2.3), computed from the
+ * score histograms (docs/analysis.md, The statistics), computed from the
  * cumulative bin counts:
  *
  * - PSI = Σ_k (c_k − b_k)·ln(c_k / b_k) on proportions, an empty bin taken as
@@ -22,7 +22,7 @@ import { chiSquareUpperQuantile, lnBeta } from './stats.js';
  *   test/unit/shadow-drift.test.ts bounds what that costs.
  */
 
-/** Share an empty bin is given, so ln(c/b) stays finite (§2.3: ε ≈ 1e-4). */
+/** Share an empty bin is given, so ln(c/b) stays finite. */
 export const EMPTY_BIN_SHARE = 1e-4;
 const PRIOR_STRENGTH = 100;
 const W = 0.5;

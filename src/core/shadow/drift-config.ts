@@ -1,7 +1,7 @@
 /**
  * How a shadow's prediction drift is judged (drift.ts). Field names are plain
  * so a YAML schema can mirror them one to one; the defaults follow
- * research/canary-statistics.md §2.3 and §2.4 (α = 0.01, drift holds rather
+ * docs/analysis.md, The statistics (α = 0.01, drift holds rather
  * than rolls back, PSI 0.25 is a major shift).
  */
 

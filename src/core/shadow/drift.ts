@@ -12,29 +12,30 @@ export { DEFAULT_DRIFT_CONFIG, validateDriftConfig, type DriftAction, type Drift
 
 /**
  * Prediction drift of a shadow version, judged on mirrored pairs: stable and
- * the shadow answering the same requests (research/canary-statistics.md §2.3,
+ * the shadow answering the same requests (docs/analysis.md, The statistics,
  * last point: paired comparison is far more powerful than comparing marginals).
  *
  * - Paired disagreement, one-sided: H0 "the shadow disagrees with stable on at
  *   most maxDisagreement p0 of pairs". Each pair is a Bernoulli(p) event, so
- *   the grid-mixture likelihood ratio of §2.1A applies unchanged with ρ = p0:
- *   θ(p0, r) = p0·r / (p0·r + 1 − p0) is the disagreement rate whose odds are r
- *   times p0's, and for every p ≤ p0 the mixture is a super-martingale (§2.0
- *   margin). Grid: the odds ratios of §2.1A; it counts only from 5 disagreements
- *   (the §2.1A guard), which can only lower the false-flag rate.
+ *   the errors' grid-mixture likelihood ratio (src/core/analysis/e-process.ts)
+ *   applies unchanged with ρ = p0: θ(p0, r) = p0·r / (p0·r + 1 − p0) is the
+ *   disagreement rate whose odds are r times p0's, and for every p ≤ p0 the
+ *   mixture is a super-martingale. Grid: the errors' odds ratios; it counts
+ *   only from 5 disagreements (the errors' guard), which can only lower the
+ *   false-flag rate.
  * - Scores also get "equality in distribution", the bin-product e-process on the
  *   paired score histograms (distribution.ts, w = ½; scores outside [0, 1] in
  *   bins of their own, comparison.ts), averaged with the
- *   disagreement e-process (§2.4: an average of e-processes is one).
+ *   disagreement e-process.
  * - Flagged when the evidence reached 1/α after any bucket so far (Ville: at
  *   most α of shadows that meet H0 are ever flagged, however often one looks).
- * - PSI with its noise floor and critical value is the effect size (§2.3), not
- *   a trigger: checked at every look it would raise false alarms (§2.3 [sim]).
+ * - PSI with its noise floor and critical value is the effect size, not
+ *   a trigger: checked at every look it would raise false alarms.
  *
- * Policy (§2.3): drift flags or holds; `rollback` is true only when the action
+ * Policy: drift flags or holds; `rollback` is true only when the action
  * is 'rollback' and, besides the sequential test, the effect is large: for
  * scores PSI > psiTolerance once the sample is big enough for that tolerance
- * (PSI_α(n) ≤ psiTolerance / 2, §2.3); for labels an observed disagreement rate
+ * (PSI_α(n) ≤ psiTolerance / 2); for labels an observed disagreement rate
  * above twice maxDisagreement.
  * Pairs are taken as independent: a client repeating one input repeats its
  * disagreement, which counts more than once (no sticky-key deduplication here).

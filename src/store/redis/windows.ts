@@ -6,7 +6,7 @@ import type { ServiceKeys } from './keys.js';
  * Analysis windows as Redis hashes: one hash per service and bucket, with fields
  * `<version>|<counter>`. Every counter is a plain HINCRBY / HINCRBYFLOAT, which
  * commute, so replicas' flushes add up whatever their order
- * (research/canary-statistics.md §2.5).
+ * (docs/analysis.md, The statistics).
  *
  *   <version>|req   requests            <version>|ls    Σ ln(latency ms)
  *   <version>|err   errors              <version>|lq    Σ ln(latency ms)²
