@@ -1,73 +1,72 @@
-import { censoredQuantile, wilson } from './stats.js';
-import type { BenchCase } from './scenarios.js';
-import type { BenchOutcome } from './worker.js';
+import type { ArmSummary, CaseSummary } from './summary.js';
 
-export interface CaseSummary {
-  readonly label: string;
-  readonly healthy: boolean;
-  readonly runs: number;
-  readonly detector: ArmSummary;
-  readonly flagger: ArmSummary;
+/**
+ * The bench's tables, in text for the terminal and in markdown for the README:
+ * one for the fixed 5 % canary (the stationary cases, comparable with earlier
+ * runs) and one for the step plan, which adds promotions and pauses.
+ */
+export interface Table {
+  readonly header: readonly string[];
+  readonly rows: readonly (readonly string[])[];
 }
 
-export interface ArmSummary {
-  readonly rolledBack: number;
-  readonly medianMs: number | null;
-  readonly p90Ms: number | null;
-  readonly ciLow: number;
-  readonly ciHigh: number;
-}
+const ARM = ['rolled back', 'median', 'p90'];
 
-function summariseArm(times: readonly (number | null)[], healthy: boolean): ArmSummary {
-  const rolledBack = times.filter((t) => t !== null).length;
-  const ci = wilson(rolledBack, times.length);
-  // For A/A the times are those of the false rollbacks; for regressions misses count as +∞.
-  const pool = healthy ? times.filter((t) => t !== null) : times;
-  return { rolledBack, medianMs: censoredQuantile(pool, 0.5), p90Ms: censoredQuantile(pool, 0.9), ciLow: ci.low, ciHigh: ci.high };
-}
-
-export function summarise(c: BenchCase, outcomes: readonly BenchOutcome[]): CaseSummary {
-  const mine = outcomes.filter((o) => o.caseId === c.id);
+export function fixedTable(rows: readonly CaseSummary[]): Table {
   return {
-    label: c.label,
-    healthy: c.healthy,
-    runs: mine.length,
-    detector: summariseArm(mine.map((o) => o.detectorMs), c.healthy),
-    flagger: summariseArm(mine.map((o) => o.flaggerMs), c.healthy),
+    header: ['scenario (fixed 5 % canary)', 'runs', ...ARM.map((h, i) => (i === 0 ? `Switchyard ${h}` : h)), ...ARM.map((h, i) => (i === 0 ? `Flagger-style ${h}` : h))],
+    rows: rows.map((s) => [label(s), String(s.runs), ...arm(s, s.detector), ...arm(s, s.flagger)]),
   };
 }
 
-const HEADER = ['scenario', 'runs', 'Switchyard rolled back', 'median', 'p90', 'Flagger-style rolled back', 'median', 'p90'];
-
-function cells(s: CaseSummary): string[] {
-  const arm = (a: ArmSummary) => [
-    s.healthy
-      ? `${pct(a.rolledBack / s.runs)} (${a.rolledBack}/${s.runs}; 95% CI ${pct(a.ciLow)}–${pct(a.ciHigh)})`
-      : `${pct(a.rolledBack / s.runs)} (${a.rolledBack}/${s.runs})`,
-    time(a.medianMs, s.healthy && a.rolledBack === 0),
-    time(a.p90Ms, s.healthy && a.rolledBack === 0),
-  ];
-  return [s.healthy ? `${s.label} (false rollbacks)` : s.label, String(s.runs), ...arm(s.detector), ...arm(s.flagger)];
+export function planTable(rows: readonly CaseSummary[]): Table {
+  return {
+    header: [
+      'scenario (step plan)', 'runs', 'Switchyard rolled back', 'median', 'p90', 'promoted', 'median', 'paused',
+      'Flagger-style rolled back', 'median', 'p90',
+    ],
+    rows: rows.map((s) => [label(s), String(s.runs), ...arm(s, s.detector), ...promotion(s), String(s.paused), ...arm(s, s.flagger)]),
+  };
 }
 
-function pct(x: number): string {
+function label(s: CaseSummary): string {
+  return s.case.healthy ? `${s.case.label} (false rollbacks)` : s.case.label;
+}
+
+function arm(s: CaseSummary, a: ArmSummary): string[] {
+  const share = s.case.healthy
+    ? `${pct(a.rolledBack / s.runs)} (${a.rolledBack}/${s.runs}; 95% CI ${pct(a.ciLow)}–${pct(a.ciHigh)})`
+    : `${pct(a.rolledBack / s.runs)} (${a.rolledBack}/${s.runs})`;
+  const none = s.case.healthy && a.rolledBack === 0;
+  return [share, time(a.medianMs, none), time(a.p90Ms, none)];
+}
+
+/** A healthy plan: how many promoted and when; a regressed one: how many ever got past their first step. */
+function promotion(s: CaseSummary): string[] {
+  const count = `${pct(s.promoted / s.runs)} (${s.promoted}/${s.runs})`;
+  if (s.case.healthy) return [count, time(s.promoteMedianMs, s.promoted === 0)];
+  return [`${count}; passed step 1 in ${s.passedFirstStep} of ${s.runs} runs`, time(s.promoteMedianMs, s.promoted === 0)];
+}
+
+export function pct(x: number): string {
   return `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
 }
 
-function time(ms: number | null, none: boolean): string {
+/** A time within the horizon, "> 30 min" past it, "—" when there is nothing to time. */
+export function time(ms: number | null, none = false): string {
   if (none) return '—';
   if (ms === null) return '> 30 min';
   return ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 60_000).toFixed(1)} min`;
 }
 
-export function textTable(rows: readonly CaseSummary[]): string {
-  const grid = [HEADER, ...rows.map(cells)];
-  const widths = HEADER.map((_, i) => Math.max(...grid.map((r) => (r[i] as string).length)));
-  const line = (r: string[]) => r.map((c, i) => (i <= 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
-  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...grid.slice(1).map(line)].join('\n');
+export function textTable(t: Table): string {
+  const grid = [t.header, ...t.rows];
+  const widths = t.header.map((_, i) => Math.max(...grid.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line(t.header), widths.map((w) => '-'.repeat(w)).join('  '), ...t.rows.map(line)].join('\n');
 }
 
-export function markdownTable(rows: readonly CaseSummary[]): string {
-  const line = (r: string[]) => `| ${r.join(' | ')} |`;
-  return [line(HEADER), line(HEADER.map((_, i) => (i < 1 ? '---' : '---:'))), ...rows.map((r) => line(cells(r)))].join('\n');
+export function markdownTable(t: Table): string {
+  const line = (r: readonly string[]) => `| ${r.join(' | ')} |`;
+  return [line(t.header), line(t.header.map((_, i) => (i === 0 ? '---' : '---:'))), ...t.rows.map(line)].join('\n');
 }

@@ -4,25 +4,65 @@ import type { Rng } from './rng.js';
 
 /**
  * Seeded traffic for the detector bench (research/canary-statistics.md §4.1):
- * Poisson arrivals, sticky users (each user's arm is fixed for the run, drawn
- * by weight like the murmur bucket), errors that come in clusters from one
- * key (the client retries a failed request on the same arm), log-normal
- * latency, and optional shared incidents (both arms' error rate ×10).
+ * Poisson arrivals, sticky users (see Population), errors that come in
+ * clusters from one key (the client retries a failed request on the same
+ * arm), log-normal latency, and shared factors that move both versions at
+ * once (incidents, slowdowns, ramps, surges: see environment.ts).
  */
 export interface Scenario {
   readonly rps: number;
+  /** The candidate's weight from the start: a fixed canary's, or a plan's first step (the run then moves it). */
   readonly weightBp: number;
   readonly users: number;
   readonly baseErrorRate: number;
   /** Candidate error rate = ratio × stable's (capped at 1); Infinity is a total failure. */
   readonly errorRatio: number;
-  /** Candidate latencies are multiplied by this. */
+  /** Candidate latencies are multiplied by this (on top of the shared factor). */
   readonly latencyFactor: number;
   readonly latencyMedianMs: number;
   readonly latencySigma: number;
   /** Mean extra (failing) retries after an error: mean cluster size is 1 + this. */
   readonly retryMean: number;
-  readonly incident: { readonly startMs: number; readonly durationMs: number; readonly factor: number } | null;
+}
+
+/** What hits both versions alike in one bucket: multipliers of the request rate, the latency and the error rate. */
+export interface SharedFactors {
+  readonly rps: number;
+  readonly latency: number;
+  readonly errors: number;
+}
+
+export const NO_SHARED_CHANGE: SharedFactors = { rps: 1, latency: 1, errors: 1 };
+
+/**
+ * The run's sticky users, each with a fixed bucket in 0..9999 (the murmur
+ * bucket of `salt:key`), and the weight routing them now: a user is on the
+ * candidate while its bucket is below the weight, so raising the weight only
+ * adds users, as the real hash does. The run moves `weightBp` as the rollout
+ * state moves.
+ */
+export class Population {
+  /** belowBp[w]: users whose bucket is below w basis points. */
+  private readonly belowBp = new Uint32Array(10_001);
+
+  constructor(
+    rng: Rng,
+    readonly users: number,
+    public weightBp: number,
+  ) {
+    for (let u = 0; u < users; u++) this.belowBp[(rng.uint32() % 10_000) + 1]! += 1;
+    for (let w = 1; w <= 10_000; w++) this.belowBp[w]! += this.belowBp[w - 1]!;
+  }
+
+  /** Users on the candidate at the current weight. */
+  get onCandidate(): number {
+    return this.belowBp[Math.max(0, Math.min(10_000, this.weightBp))]!;
+  }
+}
+
+/** The run's users, routed at the scenario's starting weight. */
+export function candidateUsers(rng: Rng, s: Scenario): Population {
+  return new Population(rng, s.users, s.weightBp);
 }
 
 /**
@@ -53,37 +93,42 @@ function finish(arm: MutableArm, failingKeys: number): ArmWindow {
   return { ...arm, failingKeys, latency };
 }
 
-/** The run's fixed population: how many users hash into the candidate. */
-export function candidateUsers(rng: Rng, s: Scenario): number {
-  let k = 0;
-  for (let u = 0; u < s.users; u++) if (rng.uint32() % 10_000 < s.weightBp) k++;
-  return k;
+/**
+ * One bucket of both arms starting at `startMs`, labelled with the weight it
+ * was recorded under (as the analysis loop labels them); `shared` is what
+ * hits both versions at that moment.
+ */
+export function simulateBucket(
+  rng: Rng,
+  s: Scenario,
+  population: Population,
+  startMs: number,
+  bucketMs: number,
+  shared: SharedFactors = NO_SHARED_CHANGE,
+): AnalysisBucket {
+  const stableRate = Math.min(1, s.baseErrorRate * shared.errors);
+  const candidateRate = s.errorRatio === Infinity ? 1 : Math.min(1, s.baseErrorRate * s.errorRatio * shared.errors);
+  const onCandidate = population.onCandidate;
+  const share = onCandidate / population.users;
+  const expected = (s.rps * shared.rps * bucketMs) / 1000;
+  const medianMs = s.latencyMedianMs * shared.latency;
+  const candidate = simulateArm(rng, s, rng.poisson(expected * share), onCandidate, candidateRate, medianMs * s.latencyFactor);
+  const stable = simulateArm(rng, s, rng.poisson(expected * (1 - share)), population.users - onCandidate, stableRate, medianMs);
+  return { bucketMs: startMs, stable, candidate, weightBp: population.weightBp };
 }
 
-/** One 1-s bucket of both arms starting at `startMs`. */
-export function simulateBucket(rng: Rng, s: Scenario, candidateUserCount: number, startMs: number, bucketMs: number): AnalysisBucket {
-  const inIncident = s.incident !== null && startMs >= s.incident.startMs && startMs < s.incident.startMs + s.incident.durationMs;
-  const shared = inIncident && s.incident !== null ? s.incident.factor : 1;
-  const stableRate = Math.min(1, s.baseErrorRate * shared);
-  const candidateRate = s.errorRatio === Infinity ? 1 : Math.min(1, s.baseErrorRate * s.errorRatio * shared);
-  const share = candidateUserCount / s.users;
-  const seconds = bucketMs / 1000;
-  const candidate = simulateArm(rng, s, rng.poisson(s.rps * share * seconds), candidateUserCount, candidateRate, s.latencyFactor);
-  const stable = simulateArm(rng, s, rng.poisson(s.rps * (1 - share) * seconds), s.users - candidateUserCount, stableRate, 1);
-  return { bucketMs: startMs, stable, candidate, weightBp: s.weightBp };
-}
-
-function simulateArm(rng: Rng, s: Scenario, arrivals: number, users: number, errorRate: number, latencyFactor: number): ArmWindow {
+function simulateArm(rng: Rng, s: Scenario, arrivals: number, users: number, errorRate: number, medianMs: number): ArmWindow {
   const arm = emptyArm();
   const failing = new Set<number>();
+  const lnMedian = Math.log(medianMs);
   for (let i = 0; i < arrivals; i++) {
-    record(rng, s, arm, latencyFactor);
+    record(rng, s, arm, lnMedian);
     if (rng.float() >= errorRate) continue;
     const key = rng.int(Math.max(1, users));
     failing.add(key);
     arm.errors += 1;
     for (let retries = rng.geometric(s.retryMean); retries > 0; retries--) {
-      record(rng, s, arm, latencyFactor);
+      record(rng, s, arm, lnMedian);
       arm.errors += 1;
     }
   }
@@ -93,8 +138,8 @@ function simulateArm(rng: Rng, s: Scenario, arrivals: number, users: number, err
 /** ln γ of the windows' DDSketch mapping: key = ⌈ln v / ln γ⌉ is `latencyKey(v)` without the round trip through exp. */
 const LN_GAMMA = Math.log((1 + LATENCY_RELATIVE_ACCURACY) / (1 - LATENCY_RELATIVE_ACCURACY));
 
-function record(rng: Rng, s: Scenario, arm: MutableArm, latencyFactor: number): void {
-  const ln = Math.log(s.latencyMedianMs * latencyFactor) + s.latencySigma * rng.normal();
+function record(rng: Rng, s: Scenario, arm: MutableArm, lnMedian: number): void {
+  const ln = lnMedian + s.latencySigma * rng.normal();
   const key = Math.ceil(ln / LN_GAMMA);
   arm.requests += 1;
   arm.logSum += ln;
@@ -104,10 +149,11 @@ function record(rng: Rng, s: Scenario, arm: MutableArm, latencyFactor: number): 
   scratch[i] = (scratch[i] as number) + 1;
 }
 
-/** Stable's window over the pre-rollout period: all traffic on stable, no incident. */
+/** Stable's window over the pre-rollout period: all traffic on stable, nothing shared going on. */
 export function baselineWindow(rng: Rng, s: Scenario, durationMs: number): ArmWindow {
   const arm = emptyArm();
+  const lnMedian = Math.log(s.latencyMedianMs);
   const n = rng.poisson((s.rps * durationMs) / 1000);
-  for (let i = 0; i < n; i++) record(rng, s, arm, 1);
+  for (let i = 0; i < n; i++) record(rng, s, arm, lnMedian);
   return finish(arm, 0);
 }

@@ -19,7 +19,7 @@ export function runJobs(jobs: readonly BenchJob[]): BenchOutcome[] {
   return jobs.map((job) => ({
     caseId: job.caseId,
     seed: job.seed,
-    ...simulateRun(benchCase(job.caseId).scenario(job.seed), job.seed, DEFAULT_ANALYSIS_CONFIG, job.verify),
+    ...simulateRun(benchCase(job.caseId), job.seed, DEFAULT_ANALYSIS_CONFIG, job.verify),
   }));
 }
 

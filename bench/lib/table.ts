@@ -25,3 +25,9 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
   const rule = widths.map((w) => '─'.repeat(w)).join('─┼─');
   return [line(head), rule, ...rows.map(line)].join('\n');
 }
+
+/** The same table in markdown, for the README: first column left-aligned, the rest right-aligned. */
+export function renderMarkdownTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
