@@ -10,7 +10,7 @@ import { fixedTable, markdownTable, planTable, textTable } from './detector-lib/
 import type { BenchJob, BenchOutcome } from './detector-lib/worker.js';
 
 /**
- * Detector bench (research/canary-statistics.md §4): seeded simulations of
+ * Detector bench: seeded simulations of
  * healthy (A/A) and regressed rollouts, run through the gateway's own code
  * path (analyseFrom → decideRound → transition, every loop interval), beside
  * a Flagger-style rule judging the same streams every minute. A fixed 5 %

@@ -2,7 +2,7 @@ import type { AnalysisBucket } from '../../src/core/analysis/input.js';
 import { latencyValue } from '../../src/core/analysis/window.js';
 
 /**
- * A Flagger-style rule for comparison (research/canary-statistics.md §1.4):
+ * A Flagger-style rule for comparison:
  * every interval (1 min) the candidate's success rate over the last interval
  * must be ≥ 99 % and its p99 ≤ 500 ms (Flagger's documented defaults); each
  * failing tick adds one failed check, successes never reset the count, and the

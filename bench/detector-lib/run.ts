@@ -48,7 +48,8 @@ export function simulateRun(c: BenchCase, seed: number, config: AnalysisConfig, 
   const r = emptyResult();
   let firstStepChangeMs: number | null = null;
   for (let start = 0; start < HORIZON_MS && (path.judged || r.flaggerMs === null); start += LOOP.bucketMs) {
-    buckets.push(simulateBucket(rng, c.scenario, users, start, LOOP.bucketMs, shared({ tMs: start, firstStepChangeMs })));
+    const regressed = path.state.stepIndex >= (c.scenario.fromStep ?? 0);
+    buckets.push(simulateBucket(rng, c.scenario, users, start, LOOP.bucketMs, shared({ tMs: start, firstStepChangeMs }), regressed));
     const now = start + LOOP.bucketMs;
     if (path.judged && now % LOOP.intervalMs === 0) {
       const stepIndex = path.state.stepIndex;

@@ -7,7 +7,7 @@ import type { Scenario } from './traffic.js';
 export const HORIZON_MS = 30 * 60_000;
 
 /**
- * The benchmark card's cell (research/canary-statistics.md §4.1): 50 rps, a
+ * The benchmark card's cell: 50 rps, a
  * 5 % canary, 1 % errors, 20 000 sticky users. A fixed canary stays at 5 %
  * as a manual canary, which the loop judges and may roll back but never moves on.
  */
@@ -96,6 +96,7 @@ export const BENCH_CASES: readonly BenchCase[] = [
     (seed) => loadSurge(seededStartMs(seed, PLAN_MS - SURGE_MS), SURGE_MS, SURGE),
   ),
   stepped('slow15', '1.5× slower candidate', () => STEADY, { latencyFactor: 1.5 }, false, 'slow'),
+  stepped('err2-late', '2× error rate from the 50 % step on', () => STEADY, { errorRatio: 2, fromStep: 2 }, false, 'slow'),
 ];
 
 /** The command that starts a case's rollout, as an operator would send it. */

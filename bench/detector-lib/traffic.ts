@@ -3,7 +3,7 @@ import { LATENCY_RELATIVE_ACCURACY, type ArmWindow } from '../../src/core/analys
 import type { Rng } from './rng.js';
 
 /**
- * Seeded traffic for the detector bench (research/canary-statistics.md §4.1):
+ * Seeded traffic for the detector bench:
  * Poisson arrivals, sticky users (see Population), errors that come in
  * clusters from one key (the client retries a failed request on the same
  * arm), log-normal latency, and shared factors that move both versions at
@@ -23,6 +23,8 @@ export interface Scenario {
   readonly latencySigma: number;
   /** Mean extra (failing) retries after an error: mean cluster size is 1 + this. */
   readonly retryMean: number;
+  /** The step of the plan from which the candidate's errorRatio and latencyFactor apply (a regression that appears late); from the start when absent. */
+  readonly fromStep?: number;
 }
 
 /** What hits both versions alike in one bucket: multipliers of the request rate, the latency and the error rate. */
@@ -105,14 +107,17 @@ export function simulateBucket(
   startMs: number,
   bucketMs: number,
   shared: SharedFactors = NO_SHARED_CHANGE,
+  regressed = true,
 ): AnalysisBucket {
+  const errorRatio = regressed ? s.errorRatio : 1;
+  const latencyFactor = regressed ? s.latencyFactor : 1;
   const stableRate = Math.min(1, s.baseErrorRate * shared.errors);
-  const candidateRate = s.errorRatio === Infinity ? 1 : Math.min(1, s.baseErrorRate * s.errorRatio * shared.errors);
+  const candidateRate = errorRatio === Infinity ? 1 : Math.min(1, s.baseErrorRate * errorRatio * shared.errors);
   const onCandidate = population.onCandidate;
   const share = onCandidate / population.users;
   const expected = (s.rps * shared.rps * bucketMs) / 1000;
   const medianMs = s.latencyMedianMs * shared.latency;
-  const candidate = simulateArm(rng, s, rng.poisson(expected * share), onCandidate, candidateRate, medianMs * s.latencyFactor);
+  const candidate = simulateArm(rng, s, rng.poisson(expected * share), onCandidate, candidateRate, medianMs * latencyFactor);
   const stable = simulateArm(rng, s, rng.poisson(expected * (1 - share)), population.users - onCandidate, stableRate, medianMs);
   return { bucketMs: startMs, stable, candidate, weightBp: population.weightBp };
 }

@@ -112,11 +112,26 @@ export class AnalysisLoop {
     if (!leader) return;
     const started = performance.now();
     const services = this.o.catalog.names.filter((service) => this.o.enabledFor(service));
+    const lease = { renewedAt: started, held: true };
     let failed = 0;
     await eachBounded(services, this.o.concurrency ?? DEFAULT_CONCURRENCY, async (service) => {
+      if (!(await this.keepLease(lease))) return;
       if (!(await this.judgeIsolated(service))) failed += 1;
     });
     this.o.onRound?.({ durationMs: performance.now() - started, services: services.length, failed });
+  }
+
+  /**
+   * A round longer than an interval (a new holder reading every rollout's
+   * history) renews the lease as it goes, so no other replica takes it and
+   * starts the same work; a round that lost it stops judging.
+   */
+  private async keepLease(lease: { renewedAt: number; held: boolean }): Promise<boolean> {
+    if (!lease.held || performance.now() - lease.renewedAt < this.o.intervalMs) return lease.held;
+    lease.renewedAt = performance.now();
+    lease.held = await this.o.store.acquireLease(LEASE, this.o.holder, this.o.intervalMs * 3).catch(() => false);
+    if (!lease.held) this.o.log.warn({ holder: this.o.holder }, 'analysis lease lost during a round; the rest of the round is left to the new holder');
+    return lease.held;
   }
 
   /** Judges one service; a failure is logged and counted, and false, never thrown into the round. */

@@ -1,4 +1,4 @@
-import { bucketStart, EMPTY_ARM, mergeArms, type ArmWindow, type WindowSlice } from '../core/analysis/window.js';
+import { bucketStart, EMPTY_ARM, mergeArms, sumArms, type ArmWindow, type WindowSlice } from '../core/analysis/window.js';
 import type { AnalysisCheckpoint } from '../core/analysis/detector.js';
 import type { Store } from './store.js';
 
@@ -75,7 +75,8 @@ export class SettledWindows {
     if (windows === undefined || windows.key !== key) {
       const first = bucketStart(startedAt, bucketMs);
       const before = await this.o.store.readWindows(service, first - this.o.baselineMs, first, bucketMs);
-      const baseline = before.filter((s) => s.version === series.baseline).reduce((acc, s) => mergeArms(acc, s.arm), EMPTY_ARM);
+      // One pass over ten minutes of buckets: folding with mergeArms copied the running sum for each one.
+      const baseline = sumArms(before.filter((s) => s.version === series.baseline).map((s) => s.arm));
       windows = { key, baseline, buckets: [], readUpToMs: first, weight: null, inconclusiveInARow: 0, checkpoint: null };
       this.held.set(service, windows);
     }

@@ -273,6 +273,38 @@ describe('the round', () => {
     expect(probe.warnings.filter((w) => w.includes('fraud-scorer'))).toHaveLength(1);
   });
 
+  it('renews the lease during a long round, and stops judging when another replica took it', async () => {
+    await fixture();
+    const names = Array.from({ length: 30 }, (_, i) => `svc-${i}`);
+    const events: string[] = [];
+    let calls = 0;
+    const probe = loopOf({
+      intervalMs: 1,
+      catalog: Object.assign(Object.create(fx.catalog) as typeof fx.catalog, { names }),
+      enabledFor: () => true,
+      concurrency: 1,
+      store: Object.assign(Object.create(fx.store) as typeof fx.store, {
+        // The round's lease, two renewals, then another replica has it.
+        acquireLease: async () => {
+          const held = ++calls <= 3;
+          events.push(held ? 'lease' : 'lost');
+          return held;
+        },
+        getState: async () => {
+          events.push('judge');
+          // Longer than the 1 ms interval: every later service renews first.
+          await new Promise((resolve) => setTimeout(resolve, 3));
+          return null;
+        },
+      }),
+    });
+    await probe.loop.tick();
+    expect(events.filter((e) => e === 'lease')).toHaveLength(3);
+    expect(events.at(-1)).toBe('lost');
+    expect(events.filter((e) => e === 'judge').length).toBeGreaterThanOrEqual(2);
+    expect(probe.warnings.filter((w) => w.startsWith('analysis lease lost during a round'))).toHaveLength(1);
+  });
+
   it('judges services a bounded number at a time', async () => {
     await fixture();
     const names = Array.from({ length: 40 }, (_, i) => `svc-${i}`);

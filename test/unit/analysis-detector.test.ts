@@ -7,7 +7,8 @@ import { Rng } from '../../bench/detector-lib/rng.js';
 import { baselineWindow, candidateUsers, simulateBucket } from '../../bench/detector-lib/traffic.js';
 import { BASE_SCENARIO } from '../../bench/detector-lib/scenarios.js';
 
-const ERRORS_ONLY = resolveAnalysisConfig({ latencyEnabled: false });
+/** Errors only, and only the tests since the start, so each figure is one e-process computed by hand. */
+const ERRORS_ONLY = resolveAnalysisConfig({ latencyEnabled: false, restartShare: 0 });
 
 interface ArmSpec {
   readonly requests: number;
@@ -141,7 +142,7 @@ describe('rollback', () => {
     const after = Array.from({ length: 180 }, (_, i) =>
       bucket(180 + i, { requests: 75, failingKeys: i % 2 }, { requests: 25, failingKeys: spread(3.4, i) }, 2500),
     );
-    const config = resolveAnalysisConfig({ latencyEnabled: false });
+    const config = ERRORS_ONLY;
     const first = analyse(input(before), config);
     const both = analyse(input([...before, ...after], { weightBp: 2500, weightSinceMs: 180_000 }), config);
     const onlyAfter = analyse(input(after, { weightBp: 2500 }), config);
@@ -156,6 +157,26 @@ describe('rollback', () => {
     expect([first.result, onlyAfter.result]).not.toContain('fail');
     expect(both.result).toBe('fail');
     expect(both.hold).toBe(false);
+  });
+
+  test('the tests also restart at each weight change, so a regression that appears at a later weight does not pay for the clean ones before', () => {
+    // 10 clean minutes at 5 % (both fail 0.5 %: the evidence since the start falls far below 1),
+    // then 90 s at 50 % where the candidate fails 3× as often as stable.
+    const clean = steady(600, (s) => [s % 40 === 0 ? 1 : 0, s % 2 === 0 ? 1 : 0], 0, 500);
+    const regressed = Array.from({ length: 90 }, (_, i) => bucket(600 + i, { requests: 50, failingKeys: i % 4 === 0 ? 1 : 0 }, { requests: 50, failingKeys: i % 4 === 0 ? 3 : 0 }, 5000));
+    const at = { weightBp: 5000, weightSinceMs: 600_000 };
+    const restarting = analyse(input([...clean, ...regressed], at), resolveAnalysisConfig({ latencyEnabled: false }));
+    const sinceStartOnly = analyse(input([...clean, ...regressed], at), ERRORS_ONLY);
+    expect(restarting.result).toBe('fail');
+    expect(restarting.figures['restarts']).toBe(1);
+    expect(sinceStartOnly.result).not.toBe('fail');
+  });
+
+  test('the since-start tests weigh 1 − restartShare of the average from the first bucket, restarts or not', () => {
+    const b = bucket(0, { requests: 1900, failingKeys: 10 }, { requests: 100, failingKeys: 3 });
+    const mixed = analyse(input([b]), resolveAnalysisConfig({ latencyEnabled: false, restartShare: 0.2 }));
+    const alone = analyse(input([b]), ERRORS_ONLY);
+    expect(mixed.figures['errorEvidence']).toBeCloseTo(0.8 * (alone.figures['errorEvidence'] as number), 9);
   });
 });
 

@@ -10,6 +10,11 @@ export interface AnalysisConfig {
   readonly alpha: number;
   /** Share of the evidence average given to errors when latency is judged too; latency gets the rest. */
   readonly errorShare: number;
+  /**
+   * Share of the evidence average given to the tests restarted at each weight change (half of what is
+   * left to each, the first one half of it); the tests since the rollout started get the rest. 0: no restarts.
+   */
+  readonly restartShare: number;
   /** Error-rate ratios the error e-process mixes over. */
   readonly errorGrid: readonly number[];
   /** Tolerated error-rate ratio r0: H0 is "candidate ≤ r0 × stable"; 1 is strict. */
@@ -49,6 +54,7 @@ export interface AnalysisConfig {
 export const DEFAULT_ANALYSIS_CONFIG: AnalysisConfig = deepFreeze({
   alpha: 0.01,
   errorShare: 0.5,
+  restartShare: 0.2,
   errorGrid: [1.25, 1.5, 2, 3, 5, 10, 20],
   errorMargin: 1,
   dedupByKey: true,
@@ -89,6 +95,7 @@ const grid = (marginField: string, max: number): Rule => (v, c) => {
 const RULES: Record<keyof AnalysisConfig, Rule> = {
   alpha: num((v) => v > 0 && v < 1, 'must be a probability in (0, 1)'),
   errorShare: num((v) => v > 0 && v <= 1, 'must be in (0, 1]'),
+  restartShare: num((v) => v >= 0 && v < 1, 'must be in [0, 1)'),
   errorGrid: grid('errorMargin', 1000),
   errorMargin: num((v) => v >= 1, 'must be a ratio ≥ 1'),
   dedupByKey: flag,

@@ -22,10 +22,17 @@ import { recordedSaturated, type ArmWindow } from './window.js';
  * the two arms' means bucket by bucket, and a bucket where one arm had no
  * request adds no evidence. So a change that hits both versions at once (a load
  * surge, the time of day, a shared dependency) is never evidence against the
- * candidate, whatever its share does at that moment. The evidence is never
- * reset by a weight change (the share absorbs it); all metrics share one α by
+ * candidate, whatever its share does at that moment. All metrics share one α by
  * averaging their e-processes: errors get `errorShare`, latency the rest, split
  * half to the exceedance tests (p50/p90/p99 alike) and half to the mean test.
+ *
+ * Each test runs since the rollout started (the share absorbs weight changes)
+ * and, restarted, since each later weight change: a healthy first step drives
+ * the evidence since the start far below 1, so a regression that appears only
+ * at a later weight would have to climb all of that back before it counted.
+ * The tests since the start weigh 1 − restartShare of the average, each
+ * restart half of what is left; a test started at a weight change is 1 before
+ * it, so the average stays an e-process.
  */
 
 export const COMPONENTS = ['errors', 'latencyP50', 'latencyP90', 'latencyP99', 'latencyMean'] as const;
@@ -67,6 +74,19 @@ export interface WeightSegment {
   judgedLatencies: number;
 }
 
+/** The tests started afresh at one weight change, and their share of the average. */
+export interface Restart {
+  readonly fromMs: number;
+  readonly share: number;
+  readonly errors: GridProcess;
+  /** p50/p90/p99; empty while the thresholds are not fixed or latency is not judged. */
+  exceed: GridProcess[];
+  readonly means: StratifiedMoments;
+}
+
+/** Restarts kept at most: later ones would weigh less than 1e-3 of the budget. */
+const MAX_RESTARTS = 8;
+
 export interface EvidenceState {
   buckets: number;
   firstBucketMs: number | null;
@@ -78,6 +98,8 @@ export interface EvidenceState {
   lastWeightBp: number | null;
   warmupUntilMs: number;
   segment: WeightSegment;
+  /** The tests restarted at each weight change, oldest first. */
+  restarts: Restart[];
   /** Candidate requests since the start in buckets where stable had requests too: how much was ever compared. */
   comparedRequests: number;
   /** Buckets whose latency was not judged because the gateway that recorded them was saturated. */
@@ -109,6 +131,7 @@ export function newEvidenceState(config: AnalysisConfig, baseline: ArmWindow): E
     lastWeightBp: null,
     warmupUntilMs: -Infinity,
     segment: { weightBp: null, fromMs: -Infinity, comparedRequests: 0, judgedLatencies: 0 },
+    restarts: [],
     comparedRequests: 0,
     saturatedBuckets: 0,
     peakLog: new Float64Array(COMPONENTS.length).fill(-Infinity),
@@ -120,13 +143,12 @@ export function newEvidenceState(config: AnalysisConfig, baseline: ArmWindow): E
 
 /** Thresholds come from the pre-rollout baseline when it is big enough, else from the first stable buckets. */
 function newLatencyState(config: AnalysisConfig, baseline: ArmWindow): LatencyState {
-  const grids = [config.latencyGridP50, config.latencyGridP90, config.latencyGridP99];
   const state: LatencyState = {
     thresholdKeys: null,
     thresholdSource: null,
     pool: newDenseHistogram(),
     poolCount: 0,
-    exceed: grids.map((g) => newGridProcess(g, config.latencyMargin)),
+    exceed: newExceedance(config),
     candidateHist: newDenseHistogram(),
     stableHist: newDenseHistogram(),
     candidateAbove: new Float64Array(LATENCY_QUANTILES.length),
@@ -154,6 +176,7 @@ export function cloneEvidenceState(s: EvidenceState): EvidenceState {
     stable: { ...s.stable },
     errors: cloneGridProcess(s.errors),
     segment: { ...s.segment },
+    restarts: s.restarts.map((r) => ({ ...r, errors: cloneGridProcess(r.errors), exceed: r.exceed.map(cloneGridProcess), means: { ...r.means } })),
     peakLog: s.peakLog.slice(),
     latency: l === null ? null : {
       ...l,
@@ -178,9 +201,11 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
     s.segment = { weightBp, fromMs: b.bucketMs, comparedRequests: 0, judgedLatencies: 0 };
   } else if (weightBp !== null && weightBp !== s.lastWeightBp) {
     // A change of weight, or the first bucket whose weight is known after ones that were not: a new
-    // segment, and a latency warm-up (a cold start at the new share is not the candidate's regression).
+    // segment, a latency warm-up (a cold start at the new share is not the candidate's regression),
+    // and the tests restarted.
     s.warmupUntilMs = b.bucketMs + config.latencyWarmupMs;
     s.segment = { weightBp, fromMs: b.bucketMs, comparedRequests: 0, judgedLatencies: 0 };
+    restart(s, b.bucketMs, config);
   }
   if (weightBp !== null) s.lastWeightBp = weightBp;
   s.buckets += 1;
@@ -189,7 +214,9 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
   addTotals(s.stable, b.stable);
   const c = errorCounts(b.candidate, config.dedupByKey);
   const st = errorCounts(b.stable, config.dedupByKey);
-  addEvents(s.errors, share(c.requests, st.requests), c.events, st.events);
+  const rho = share(c.requests, st.requests);
+  addEvents(s.errors, rho, c.events, st.events);
+  for (const r of s.restarts) addEvents(r.errors, rho, c.events, st.events);
   if (b.candidate.requests > 0 && b.stable.requests > 0) {
     s.segment.comparedRequests += b.candidate.requests;
     s.comparedRequests += b.candidate.requests;
@@ -197,10 +224,22 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
   const saturated = recordedSaturated(b.candidate) || recordedSaturated(b.stable);
   if (saturated) s.saturatedBuckets += 1;
   if (s.latency !== null && !saturated) {
-    const judged = foldLatency(s.latency, b, b.bucketMs >= s.warmupUntilMs, config);
+    const judged = foldLatency(s.latency, s.restarts, b, b.bucketMs >= s.warmupUntilMs, config);
     s.segment.judgedLatencies += judged;
   }
   updatePeaks(s, b.bucketMs, config, weights);
+}
+
+/** Starts the tests afresh at a weight change, while fewer than MAX_RESTARTS run. */
+function restart(s: EvidenceState, fromMs: number, config: AnalysisConfig): void {
+  if (config.restartShare === 0 || s.restarts.length >= MAX_RESTARTS) return;
+  const share = config.restartShare * 0.5 ** (s.restarts.length + 1);
+  s.restarts.push({ fromMs, share, errors: newGridProcess(config.errorGrid, config.errorMargin), exceed: newExceedance(config), means: newStratifiedMoments() });
+}
+
+function newExceedance(config: AnalysisConfig): GridProcess[] {
+  if (!config.latencyEnabled) return [];
+  return [config.latencyGridP50, config.latencyGridP90, config.latencyGridP99].map((g) => newGridProcess(g, config.latencyMargin));
 }
 
 /** The candidate's realised share ρ_t (0 without requests: such buckets are skipped). */
@@ -214,8 +253,8 @@ function addTotals(t: ArmTotals, arm: ArmWindow): void {
   t.failingKeys += arm.failingKeys;
 }
 
-/** Folds one bucket's latencies; returns the candidate latencies it judged (0 when it compared nothing). */
-function foldLatency(l: LatencyState, b: AnalysisBucket, pastWarmup: boolean, config: AnalysisConfig): number {
+/** Folds one bucket's latencies into the tests since the start and every restart; returns the candidate latencies it judged. */
+function foldLatency(l: LatencyState, restarts: readonly Restart[], b: AnalysisBucket, pastWarmup: boolean, config: AnalysisConfig): number {
   if (l.thresholdKeys === null) {
     // Thresholds from earlier stable buckets only: they apply from the next bucket on.
     l.poolCount += scanHistogram(b.stable.latency, l.pool, null, null);
@@ -231,16 +270,16 @@ function foldLatency(l: LatencyState, b: AnalysisBucket, pastWarmup: boolean, co
   if (nC === 0 || nB === 0) return 0;
   const standardise = nC / nB;
   addScaledHistogram(b.stable.latency, l.stableHist, standardise);
-  for (let q = 0; q < l.exceed.length; q++) {
-    addEvents(l.exceed[q] as GridProcess, rho, exC[q] as number, exB[q] as number);
+  for (let q = 0; q < LATENCY_QUANTILES.length; q++) {
     l.candidateAbove[q] = (l.candidateAbove[q] as number) + (exC[q] as number);
     l.stableAbove[q] = (l.stableAbove[q] as number) + (exB[q] as number) * standardise;
   }
-  addBucketMoments(
-    l.means,
-    { n: nC, sum: b.candidate.logSum, sumSq: b.candidate.logSqSum },
-    { n: nB, sum: b.stable.logSum, sumSq: b.stable.logSqSum },
-  );
+  const candidate = { n: nC, sum: b.candidate.logSum, sumSq: b.candidate.logSqSum };
+  const stable = { n: nB, sum: b.stable.logSum, sumSq: b.stable.logSqSum };
+  for (const tests of [l, ...restarts]) {
+    tests.exceed.forEach((process, q) => addEvents(process, rho, exC[q] as number, exB[q] as number));
+    addBucketMoments(tests.means, candidate, stable);
+  }
   return nC;
 }
 
@@ -250,20 +289,40 @@ export function latencyMeanTest(s: EvidenceState, config: AnalysisConfig): Msprt
 }
 
 /**
- * ln E of each component, or −∞ while its guard is unmet: fewer than
- * `minCandidateEvents` canary events, the mean test's burn-in, or a candidate
- * faster than stable (the mean test is one-sided). Dropping a term only lowers
- * the average, so the rule stays within α (Ville's inequality). With `gated`
- * false, only the one-sidedness applies: the figures an operator watches grow.
+ * ln E of each component: the average, over the tests since the start and
+ * every restart, each weighed by its share, of its evidence, or nothing from
+ * a test whose guard is unmet: fewer than `minCandidateEvents` canary events,
+ * the mean test's burn-in, or a candidate faster than stable (the mean test is
+ * one-sided). Dropping a term only lowers the average, so the rule stays
+ * within α (Ville's inequality). With `gated` false, only the one-sidedness
+ * applies: the figures an operator watches grow.
  */
 export function componentLogs(s: EvidenceState, config: AnalysisConfig, gated = true): number[] {
-  const min = gated ? config.minCandidateEvents : 0;
-  const gate = (p: GridProcess) => (p.candidateEvents >= min ? logEvidence(p) : -Infinity);
   const l = s.latency;
-  if (l === null || l.thresholdKeys === null) return [gate(s.errors), -Infinity, -Infinity, -Infinity, -Infinity];
-  const mean = !gated || l.means.candidateN >= config.msprtBurnIn ? latencyMeanTest(s, config) : null;
-  const meanLog = mean !== null && mean.delta > 0 ? mean.logLambda : -Infinity;
-  return [gate(s.errors), ...l.exceed.map(gate), meanLog];
+  const latencyJudged = l !== null && l.thresholdKeys !== null;
+  // Fixed shares, whatever the data: a restart not begun yet counts as nothing (dropping a term is allowed).
+  const sets = [{ share: 1 - config.restartShare, errors: s.errors, exceed: l?.exceed ?? [], means: l?.means ?? null }, ...s.restarts];
+  return COMPONENTS.map((component, i) => {
+    if (i > 0 && !latencyJudged) return -Infinity;
+    return logWeightedSum(sets.map((t) => ({ weight: t.share, logValue: testLog(component, i, t, config, gated) })));
+  });
+}
+
+function testLog(
+  component: Component,
+  i: number,
+  t: { readonly errors: GridProcess; readonly exceed: readonly GridProcess[]; readonly means: StratifiedMoments | null },
+  config: AnalysisConfig,
+  gated: boolean,
+): number {
+  if (component === 'latencyMean') {
+    if (t.means === null || (gated && t.means.candidateN < config.msprtBurnIn)) return -Infinity;
+    const m = msprt(t.means, config.msprtTau, config.msprtMargin);
+    return m !== null && m.delta > 0 ? m.logLambda : -Infinity;
+  }
+  const process = component === 'errors' ? t.errors : t.exceed[i - 1];
+  if (process === undefined || (gated && process.candidateEvents < config.minCandidateEvents)) return -Infinity;
+  return logEvidence(process);
 }
 
 /** ln of the weighted average of the components' evidence. */

@@ -2,7 +2,6 @@ import type { Verdict, VerdictCheck, VerdictResult } from '../rollout-state.js';
 import { MAX_WEIGHT_BP } from '../weight.js';
 import type { AbsoluteGuard } from './absolute-guard.js';
 import type { AnalysisConfig } from './config.js';
-import { logEvidence } from './e-process.js';
 import { combinedLog, COMPONENTS, componentLogs, componentWeights, latencyMeanTest, leadingComponent, type Component, type EvidenceState } from './evidence.js';
 import type { AnalysisInput } from './input.js';
 import { LATENCY_QUANTILES, quantileMs } from './latency-test.js';
@@ -244,7 +243,7 @@ function componentCheck(p: Parts, component: Component, i: number, weight: numbe
   const unit = component === 'errors' ? (c.dedupByKey ? 'failing keys' : 'errors') : 'slow requests';
   return {
     name: component === 'errors' ? 'error evidence' : `latency ${QUANTILE_NAMES[i - 1]} exceedance evidence`,
-    value: process === undefined ? null : finite(Math.exp(logEvidence(process))),
+    value: process === undefined ? null : value,
     threshold,
     result: failed ? 'fail' : events < c.minCandidateEvents ? 'inconclusive' : 'pass',
     detail: `${describe(p, component)}; ${events} candidate ${unit} (${c.minCandidateEvents} needed before it may fail)${thresholdSource(s, component)}`,
@@ -286,7 +285,7 @@ function evidenceCheck(p: Parts): VerdictCheck {
     value: crossed ? peak : now,
     threshold: p.threshold,
     result: crossed ? 'fail' : 'pass',
-    detail: `weighted average of the tests above (errors ${num(p.weights[0] as number)}, latency the rest); it rolls back when, counting only the tests that have their minimum data, it reaches 1/α (α = ${p.config.alpha}) after any bucket, which bounds the chance of rolling back a candidate as good as stable; highest so far counted that way: ${num(peak)}`,
+    detail: `weighted average of the tests above (errors ${num(p.weights[0] as number)}, latency the rest), each run since the rollout started (${num(1 - p.config.restartShare)} of it) and afresh since each weight change (${s.restarts.length} so far); it rolls back when, counting only the tests that have their minimum data, it reaches 1/α (α = ${p.config.alpha}) after any bucket, which bounds the chance of rolling back a candidate as good as stable; highest so far counted that way: ${num(peak)}`,
     meaning: crossed
       ? `the evidence against the candidate reached ${num(peak)}, past the ${num(p.threshold)} that roll back`
       : `evidence against the candidate ${num(now)} of the ${num(p.threshold)} that roll back; about 1 or less means no sign of regression`,
@@ -334,8 +333,9 @@ function figures(p: Parts): Record<string, number> {
   }
   const stableRate = s.stable.requests > 0 ? s.stable.errors / s.stable.requests : 0;
   put('errorRateRatio', s.candidate.requests > 0 && stableRate > 0 ? s.candidate.errors / s.candidate.requests / stableRate : null);
-  put('errorEvidence', Math.exp(logEvidence(s.errors)));
-  s.latency?.exceed.forEach((e, q) => put(`latency${QUANTILE_NAMES[q]?.toUpperCase()}Evidence`, s.latency?.thresholdKeys ? Math.exp(logEvidence(e)) : null));
+  put('errorEvidence', Math.exp(p.logsNow[0] as number));
+  QUANTILE_NAMES.forEach((name, q) => put(`latency${name.toUpperCase()}Evidence`, s.latency?.thresholdKeys ? Math.exp(p.logsNow[q + 1] as number) : null));
+  put('restarts', s.restarts.length);
   QUANTILE_NAMES.forEach((name, q) => {
     const l = p.quantiles[q];
     put(`threshold${name.toUpperCase()}Ms`, l?.thresholdMs);
