@@ -3,18 +3,7 @@ import { analyse, type AnalysisBucket, type AnalysisInput } from '../../src/core
 import { DEFAULT_ANALYSIS_CONFIG } from '../../src/core/analysis/config.js';
 import { EMPTY_ARM, latencyKey, type ArmWindow } from '../../src/core/analysis/window.js';
 import type { Verdict } from '../../src/core/rollout-state.js';
-
-/** A seeded generator (mulberry32), so every run sees the same traffic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/seeded-random.js';
 
 function normal(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
@@ -44,7 +33,7 @@ interface Second {
 
 /** 100 requests a second split by weight; one bucket per second. */
 function traffic(seed: number, seconds: readonly Second[]): AnalysisBucket[] {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   return seconds.map((s, i) => {
     const candidate = Math.round((100 * s.weightBp) / 10_000);
     return {
@@ -56,7 +45,7 @@ function traffic(seed: number, seconds: readonly Second[]): AnalysisBucket[] {
   });
 }
 
-const baseline = (seed: number) => arm(rng(seed), 6000, 100);
+const baseline = (seed: number) => arm(seededRandom(seed), 6000, 100);
 
 function at(buckets: readonly AnalysisBucket[], seconds: number, seed = 7): AnalysisInput {
   const upTo = buckets.slice(0, seconds);

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { assign, bucketOf, BUCKETS, type AssignmentState } from '../../src/core/assignment.js';
 import type { Override } from '../../src/core/override.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NOW = 1_700_000_000_000;
@@ -15,18 +16,6 @@ function canary(weightBp: number, salt = 'fraud-scorer:v2'): AssignmentState {
 
 function override(key: string, version: string, expiresAt: number): Override {
   return { service: 'fraud-scorer', key, version, reason: 'qa pin', author: 'ops', createdAt: NOW - 1_000, expiresAt };
-}
-
-/** mulberry32: a tiny seeded generator, so the statistical tests see the same keys on every run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function seededKeys(count: number, seed: number): string[] {
