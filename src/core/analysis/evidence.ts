@@ -66,8 +66,6 @@ export interface LatencyState {
 
 /** The buckets since the candidate's weight last changed: what a step is judged on. */
 export interface WeightSegment {
-  weightBp: number | null;
-  fromMs: number;
   /** Candidate requests in buckets where stable had requests too (errors compared). */
   comparedRequests: number;
   /** Candidate latencies judged (thresholds fixed, warm-up over, gateway not saturated, stable present). */
@@ -76,7 +74,6 @@ export interface WeightSegment {
 
 /** The tests started afresh at one weight change, and their share of the average. */
 export interface Restart {
-  readonly fromMs: number;
   readonly share: number;
   readonly errors: GridProcess;
   /** p50/p90/p99; empty while the thresholds are not fixed or latency is not judged. */
@@ -130,7 +127,7 @@ export function newEvidenceState(config: AnalysisConfig, baseline: ArmWindow): E
     latency: config.latencyEnabled ? newLatencyState(config, baseline) : null,
     lastWeightBp: null,
     warmupUntilMs: -Infinity,
-    segment: { weightBp: null, fromMs: -Infinity, comparedRequests: 0, judgedLatencies: 0 },
+    segment: { comparedRequests: 0, judgedLatencies: 0 },
     restarts: [],
     comparedRequests: 0,
     saturatedBuckets: 0,
@@ -198,14 +195,14 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
   if (s.firstBucketMs === null) {
     s.firstBucketMs = b.bucketMs;
     s.warmupUntilMs = b.bucketMs + config.latencyWarmupMs;
-    s.segment = { weightBp, fromMs: b.bucketMs, comparedRequests: 0, judgedLatencies: 0 };
+    s.segment = { comparedRequests: 0, judgedLatencies: 0 };
   } else if (weightBp !== null && weightBp !== s.lastWeightBp) {
     // A change of weight, or the first bucket whose weight is known after ones that were not: a new
     // segment, a latency warm-up (a cold start at the new share is not the candidate's regression),
     // and the tests restarted.
     s.warmupUntilMs = b.bucketMs + config.latencyWarmupMs;
-    s.segment = { weightBp, fromMs: b.bucketMs, comparedRequests: 0, judgedLatencies: 0 };
-    restart(s, b.bucketMs, config);
+    s.segment = { comparedRequests: 0, judgedLatencies: 0 };
+    restart(s, config);
   }
   if (weightBp !== null) s.lastWeightBp = weightBp;
   s.buckets += 1;
@@ -231,10 +228,10 @@ export function foldBucket(s: EvidenceState, b: AnalysisBucket, config: Analysis
 }
 
 /** Starts the tests afresh at a weight change, while fewer than MAX_RESTARTS run. */
-function restart(s: EvidenceState, fromMs: number, config: AnalysisConfig): void {
+function restart(s: EvidenceState, config: AnalysisConfig): void {
   if (config.restartShare === 0 || s.restarts.length >= MAX_RESTARTS) return;
   const share = config.restartShare * 0.5 ** (s.restarts.length + 1);
-  s.restarts.push({ fromMs, share, errors: newGridProcess(config.errorGrid, config.errorMargin), exceed: newExceedance(config), means: newStratifiedMoments() });
+  s.restarts.push({ share, errors: newGridProcess(config.errorGrid, config.errorMargin), exceed: newExceedance(config), means: newStratifiedMoments() });
 }
 
 function newExceedance(config: AnalysisConfig): GridProcess[] {
