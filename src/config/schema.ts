@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig } from '../core/analysis/config.js';
 import { parseFieldPath } from '../core/guardrail.js';
@@ -240,8 +242,16 @@ const service = z
       .record(name, z.strictObject({ targets: z.array(target).min(1, { message: 'needs at least one target' }) }))
       .refine((v) => Object.keys(v).length > 0, { message: 'needs at least one version' }),
     timeouts: z
-      .strictObject({ connect: timeout.prefault('2s'), request: timeout.prefault('30s') })
-      .prefault({ connect: '2s', request: '30s' }),
+      .strictObject({
+        connect: timeout.prefault('2s'),
+        /** From the moment the whole request was sent upstream to the response headers. */
+        request: timeout.prefault('30s'),
+        /** The longest gap between two chunks of a body, the client's upload or the streamed answer. */
+        idle: timeout.prefault('60s'),
+        /** Idle keep-alive connections to the targets are closed after this, before the servers' own idle timeouts (uvicorn: 5 s). */
+        upstreamIdle: timeout.prefault('4s'),
+      })
+      .prefault({}),
     analysis: serviceAnalysis,
     fallback,
     health,
@@ -341,12 +351,24 @@ export const configSchema = z.strictObject({
       keepAliveTimeout: positiveDuration.prefault('65s'),
       /** Processes serving the proxy port (node:cluster); `serve --workers` overrides it. */
       workers: z.int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(64, { message: 'must be at most 64' }).default(1),
+      /** Proxy workers that must be alive for /readyz; absent: half of the workers, rounded up. */
+      readyWorkers: z.int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(64, { message: 'must be at most 64' }).optional(),
     })
     .prefault({}),
   admin: z
     .strictObject({ listen: listen('127.0.0.1:8081'), tokens: z.array(token).default([]) })
     .prefault({ listen: '127.0.0.1:8081', tokens: [] }),
   store: z.strictObject({ redis: redis.optional() }).prefault({}),
+  /**
+   * The last-known-good copy of the rollout state and overrides each replica keeps on disk, so one
+   * that starts while Redis is unreachable serves what it last knew. Used only with store.redis.
+   */
+  snapshot: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      dir: z.string().min(1, { message: 'must not be empty' }).default(join(tmpdir(), 'switchyard')),
+    })
+    .prefault({}),
   analysis,
   overrides: z
     .strictObject({ defaultTtl: positiveDuration.prefault('7d'), maxTtl: positiveDuration.prefault('30d') })

@@ -74,7 +74,7 @@ describe('config/example.yaml', () => {
         { weightBp: 10_000, bakeMs: 60_000 },
       ],
     });
-    expect(service?.timeouts).toEqual({ connect: 2_000, request: 30_000 });
+    expect(service?.timeouts).toEqual({ connect: 2_000, request: 30_000, idle: 60_000, upstreamIdle: 4_000 });
     expect(service?.versions).toEqual({ v1: { targets: ['http://127.0.0.1:9001'] }, v2: { targets: ['http://127.0.0.1:9002'] } });
     expect(service?.match).toEqual({ pathPrefix: '/fraud' });
     expect(service?.stickiness).toEqual({ header: 'x-user-id', cookie: 'sy_uid' });
@@ -134,7 +134,7 @@ describe('valid fixtures', () => {
       match: { pathPrefix: '/' },
       stickiness: { cookie: 'sy_uid' },
       versions: { v1: { targets: ['http://127.0.0.1:9001'] } },
-      timeouts: { connect: 2_000, request: 30_000 },
+      timeouts: { connect: 2_000, request: 30_000, idle: 60_000, upstreamIdle: 4_000 },
       shadow: {
         version: null,
         sampleBp: 10_000,
@@ -164,7 +164,7 @@ describe('valid fixtures', () => {
     const fraud = config.services['fraud-scorer'];
     expect(fraud?.match).toEqual({ pathPrefix: '/fraud', host: 'models.example.com' });
     expect(fraud?.stickiness).toEqual({ header: 'x-user-id', cookie: 'fraud_uid' });
-    expect(fraud?.timeouts).toEqual({ connect: 500, request: 1_500 });
+    expect(fraud?.timeouts).toEqual({ connect: 500, request: 1_500, idle: 60_000, upstreamIdle: 4_000 });
     expect(fraud?.versions['v1']?.targets).toEqual(['http://10.0.0.1:9001', 'http://10.0.0.2:9001']);
     expect(fraud?.rollout.steps).toEqual([
       { weightBp: 50, bakeMs: 30_000 },
