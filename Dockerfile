@@ -1,6 +1,6 @@
 # Switchyard gateway (and the sample model server of the demo), for docker-compose.yml.
 # Build stage: all dependencies, compile TypeScript to dist/.
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
@@ -11,7 +11,7 @@ COPY bench ./bench
 RUN npm run build
 
 # Run stage: production dependencies and the compiled code only.
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 
 const REQUIRED = [
   { binary: 'redis-server', package: 'redis-server' },
+  { binary: 'redis-sentinel', package: 'redis-sentinel' },
   { binary: 'promtool', package: 'prometheus' },
   { binary: 'prometheus', package: 'prometheus' },
   { binary: 'prometheus-alertmanager', package: 'prometheus-alertmanager' },

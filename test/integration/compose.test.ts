@@ -42,7 +42,7 @@ describe('docker-compose.yml', () => {
 
   it('builds the gateways and models from the Dockerfile and serves the compose config', () => {
     const dockerfile = read('Dockerfile');
-    expect(dockerfile).toMatch(/^FROM node:20-slim/m);
+    expect(dockerfile).toMatch(/^FROM node:24-slim/m);
     expect(dockerfile).toMatch(/npm ci/);
     expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toContain('"dist/src/cli/main.js", "serve", "--config", "/config/compose.yaml"');

@@ -19,6 +19,14 @@ export function reconnectDelayMs(attempt: number): number {
 function clientOptions(role: ClientRole): RedisOptions {
   return {
     connectionName: `switchyard-${role}`,
+    // ioredis 6 speaks RESP3 (HELLO 3; RESP2 to a server older than 6). The legacy mapping keeps
+    // RESP2's reply shapes, which the store decodes: maps as flat arrays (HGETALL still answers
+    // an object), doubles as strings. Script replies are the same on both protocols as long as
+    // no script calls redis.setresp(3).
+    replyMapping: 'legacy',
+    // Maintenance notifications (Redis Enterprise and Cloud) would stretch the command timeout
+    // below to 10 s and move connections on their own; the store fails fast and reconnects itself.
+    maintNotifications: 'disabled',
     // Fail fast while disconnected: an admin write answers 503 at once instead of
     // waiting in a queue, and the proxy keeps routing on what it knew (fail-static).
     enableOfflineQueue: false,
