@@ -6,9 +6,11 @@ import { RolloutCommands } from './app/commands.js';
 import { Flusher } from './app/flusher.js';
 import type { Logger } from './app/logger.js';
 import { RoutingTable } from './app/routing-table.js';
+import { loadSnapshot, SnapshotKeeper } from './app/snapshot-keeper.js';
 import type { Store } from './app/store.js';
 import type { Config } from './config/schema.js';
 import type { WindowSlice } from './core/analysis/window.js';
+import type { ProxyReadiness } from './http/admin/deps.js';
 import { createAdminServer } from './http/admin/server.js';
 import { listen } from './http/listen.js';
 import { Metrics } from './metrics/metrics.js';
@@ -16,6 +18,7 @@ import { transitionKind } from './metrics/transition-kind.js';
 import { WebhookNotifier } from './notifier/webhook-notifier.js';
 import { MemoryStore } from './store/memory/memory-store.js';
 import { createRedisStore } from './store/redis/connect.js';
+import { snapshotFileFor } from './store/snapshot/snapshot-file.js';
 
 export interface ControlPlaneOptions {
   readonly clock: Clock;
@@ -26,6 +29,8 @@ export interface ControlPlaneOptions {
   readonly adminPort?: number;
   /** Where the flusher finds what the proxy counted: the recorder in one process, the workers' batches in a cluster. */
   readonly windows: { drain(): WindowSlice[] };
+  /** Whether the request path serves (the proxy in this process, or the cluster's workers), for /readyz. */
+  readonly proxy: () => ProxyReadiness;
 }
 
 /**
@@ -43,6 +48,8 @@ export interface ControlPlane {
   readonly analysis: AnalysisLoop;
   readonly flusher: Flusher;
   readonly metrics: Metrics;
+  /** Starts the analysis loop and the flusher; call once every listener of the host is bound, so a host that cannot serve never takes the lease. */
+  start(): void;
   close(): Promise<void>;
 }
 
@@ -57,10 +64,16 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
   const store = createStore(config, log);
   const commands = new RolloutCommands(store, catalog, clock, { defaultTtlMs: config.overrides.defaultTtl, maxTtlMs: config.overrides.maxTtl });
   const routing = new RoutingTable(store, catalog, clock, log);
+  const snapshotFile = snapshotFileFor(config);
+  const keeper = snapshotFile === null ? null : new SnapshotKeeper({ file: snapshotFile, clock, log });
   const metrics = new Metrics({ clock });
   const notifier = new WebhookNotifier({ targets: config.notifications.webhooks, log });
   const effects = [
-    routing.onUpdate((service, view) => metrics.onState(service, view)),
+    routing.onUpdate((service, view, source) => {
+      metrics.onState(service, view);
+      metrics.onRoutingSource(service, source);
+      keeper?.onUpdate(service, view, source);
+    }),
     routing.onRefused((service) => metrics.onSchemaRefused(service)),
     store.onHealth((health) => metrics.onStoreHealth(health.up)),
     commands.onTransition((transition) => {
@@ -70,7 +83,8 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
     }),
   ];
   metrics.onStoreHealth(store.health().up);
-  await routing.start(await commands.seed(), o.resyncMs);
+  // Never fails for an unreachable store: the table routes on the snapshot (else the config) and joins when it returns.
+  await routing.start(commands.initialStates(), o.resyncMs, snapshotFile === null ? null : await loadSnapshot(snapshotFile, log));
 
   const { analysis: a } = config;
   const flusher = new Flusher({ recorder: o.windows, store, intervalMs: a.flush, ttlMs: a.retention, log });
@@ -114,10 +128,18 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
     audit: (query) => store.readAudit(query),
     verdict: (service) => store.getVerdict(service),
     windows: (service, fromMs, toMs) => store.readWindows(service, fromMs, toMs, a.bucket),
+    proxy: o.proxy,
   });
-  const adminUrl = await listen(admin, config.admin.listen.host, o.adminPort ?? config.admin.listen.port);
-  flusher.start();
-  analysis.start();
+  let adminUrl: string;
+  try {
+    adminUrl = await listen(admin, config.admin.listen.host, o.adminPort ?? config.admin.listen.port, 'admin.listen');
+  } catch (err) {
+    // Nothing may keep a process that cannot serve alive: the resync timer, the store's reconnects.
+    routing.stop();
+    for (const off of effects) off();
+    await store.close();
+    throw err;
+  }
 
   return {
     adminUrl,
@@ -128,9 +150,15 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
     analysis,
     flusher,
     metrics,
+    start: () => {
+      flusher.start();
+      analysis.start();
+    },
     close: async () => {
       await analysis.stop();
       routing.stop();
+      // The last state this replica knew, for its next start.
+      await keeper?.close();
       admin.closeAllConnections();
       await new Promise((resolve) => admin.close(resolve));
       await flusher.flush();

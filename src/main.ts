@@ -10,9 +10,9 @@ import type { Store } from './app/store.js';
 import { loopSaturation } from './app/loop-saturation.js';
 import { WindowRecorder } from './app/window-recorder.js';
 import type { Config } from './config/schema.js';
-import { startControlPlane } from './control-plane.js';
+import { startControlPlane, type ControlPlane } from './control-plane.js';
 import type { Metrics } from './metrics/metrics.js';
-import { startProxyPlane } from './proxy-plane.js';
+import { startProxyPlane, type ProxyPlane } from './proxy-plane.js';
 
 export { createStore } from './control-plane.js';
 
@@ -50,27 +50,19 @@ export function createLogger(config: Config): Logger {
   return pino({ level: config.log.level, base: { app: 'switchyard' } });
 }
 
-/** One process: the control plane and the request path side by side (`serve --workers N` splits them, see src/cluster). */
-export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const clock = options.clock ?? systemClock;
-  const log = options.log ?? createLogger(config);
-  const newId = options.newId ?? randomUUID;
-  const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock, saturated: loopSaturation() });
-  const control = await startControlPlane(config, {
-    clock,
-    log,
-    newId,
-    resyncMs: options.resyncMs ?? DEFAULT_RESYNC_MS,
-    windows: recorder,
-    ...(options.replicaName === undefined ? {} : { replicaName: options.replicaName }),
-    ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
-  });
-  const { metrics, routing, catalog, store } = control;
-  const proxy = await startProxyPlane(config, {
-    clock,
-    log,
-    newId,
-    views: routing,
+/** The proxy plane of one process: it routes on the control plane's table and counts into its metrics and the recorder. */
+function startLocalProxy(
+  config: Config,
+  control: ControlPlane,
+  recorder: WindowRecorder,
+  o: { clock: Clock; log: Logger; newId: () => string; proxyPort?: number },
+): Promise<ProxyPlane> {
+  const { metrics } = control;
+  return startProxyPlane(config, {
+    clock: o.clock,
+    log: o.log,
+    newId: o.newId,
+    views: control.routing,
     observer: {
       observe(record) {
         metrics.observe(record);
@@ -86,8 +78,38 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     },
     onFallback: (service, from, to) => metrics.onFallback(service, from, to),
     onEjection: (service, ejection) => metrics.onEjection(service, ejection.version, ejection.target),
-    ...(options.proxyPort === undefined ? {} : { proxyPort: options.proxyPort }),
+    ...(o.proxyPort === undefined ? {} : { proxyPort: o.proxyPort }),
   });
+}
+
+/** One process: the control plane and the request path side by side (`serve --workers N` splits them, see src/cluster). */
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config);
+  const newId = options.newId ?? randomUUID;
+  const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock, saturated: loopSaturation() });
+  let proxyListening = false;
+  const control = await startControlPlane(config, {
+    clock,
+    log,
+    newId,
+    resyncMs: options.resyncMs ?? DEFAULT_RESYNC_MS,
+    windows: recorder,
+    proxy: () => ({ listening: proxyListening }),
+    ...(options.replicaName === undefined ? {} : { replicaName: options.replicaName }),
+    ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
+  });
+  const { metrics, routing, catalog, store } = control;
+  let proxy: ProxyPlane;
+  try {
+    proxy = await startLocalProxy(config, control, recorder, { clock, log, newId, proxyPort: options.proxyPort });
+  } catch (err) {
+    // Fail fast or serve: a gateway without its proxy port must not hold the admin port, the store or the lease.
+    await control.close();
+    throw err;
+  }
+  proxyListening = true;
+  control.start();
   log.info({ proxy: proxy.proxyUrl, admin: control.adminUrl, store: store.kind, services: catalog.names }, 'switchyard listening');
 
   const close = async () => {
@@ -108,7 +130,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       routing.markDraining();
       log.info({ delayMs: config.proxy.drainDelay, timeoutMs: config.proxy.drainTimeout }, 'draining: readiness fails, still taking connections for the drain delay');
       const { cut } = await proxy.drain();
-      if (cut > 0) log.warn({ cut }, 'drain timeout: requests or streams still open were cut');
+      if (cut > 0) {
+        metrics.onDrainCut(cut);
+        log.warn({ cut }, 'drain timeout: requests or streams still open were cut');
+      }
       await close();
       log.info({}, 'drained and closed');
     },

@@ -45,7 +45,7 @@ export async function startProxyPlane(config: Config, o: ProxyPlaneOptions): Pro
     onFallback: o.onFallback,
   });
   proxy.server.keepAliveTimeout = config.proxy.keepAliveTimeout;
-  const proxyUrl = await listen(proxy.server, config.proxy.listen.host, o.proxyPort ?? config.proxy.listen.port);
+  const proxyUrl = await listen(proxy.server, config.proxy.listen.host, o.proxyPort ?? config.proxy.listen.port, 'proxy.listen');
   return {
     proxyUrl,
     drain: () => proxy.drain(config.proxy.drainDelay, config.proxy.drainTimeout),

@@ -75,19 +75,24 @@ export class RolloutCommands {
     return () => this.listeners.delete(listener);
   }
 
+  /** The configured initial rollout (and standing shadow) of every service: what a replica routes on before it knows better. */
+  initialStates(): RolloutState[] {
+    const now = this.clock.now();
+    return this.catalog.names.map((service) => {
+      const { rollout, shadow } = this.catalog.get(service);
+      const standing = shadow.version === null ? null : { version: shadow.version, sampleBp: shadow.sampleBp };
+      return initialState({ service, stable: rollout.stable, strategy: rollout.strategy, steps: rollout.steps, now, shadow: standing });
+    });
+  }
+
   /**
-   * Writes the configured initial rollout (and standing shadow) of every service
-   * whose state the store does not have yet; live state is never overwritten.
+   * Writes the configured initial rollout of every service whose state the store
+   * does not have yet; live state is never overwritten. The gateway leaves this to
+   * its routing table (RoutingTable.start), which also starts with the store unreachable.
    */
   async seed(): Promise<RolloutState[]> {
     const seeded: RolloutState[] = [];
-    for (const service of this.catalog.names) {
-      const { rollout, shadow } = this.catalog.get(service);
-      const now = this.clock.now();
-      const standing = shadow.version === null ? null : { version: shadow.version, sampleBp: shadow.sampleBp };
-      const state = initialState({ service, stable: rollout.stable, strategy: rollout.strategy, steps: rollout.steps, now, shadow: standing });
-      seeded.push(await this.store.initState(state, audit(state, 'init', 'config', 'initial rollout from the config file', null, state, now)));
-    }
+    for (const state of this.initialStates()) seeded.push(await this.store.initState(state, seedAudit(state, this.clock.now())));
     return seeded;
   }
 
@@ -168,6 +173,11 @@ export class RolloutCommands {
     if (removed === null) throw new SwitchyardError('SY_ERR_NOT_FOUND', `service ${service} has no override for key ${key}`);
     return removed;
   }
+}
+
+/** The audit entry of a service's first state, written from the config file. */
+export function seedAudit(state: RolloutState, at: number): NewAuditEntry {
+  return audit(state, 'init', 'config', 'initial rollout from the config file', null, state, at);
 }
 
 function audit(

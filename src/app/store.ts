@@ -44,6 +44,12 @@ export interface Store {
   /** Live overrides of a service (expired ones are left out). */
   listOverrides(service: string, now: number): Promise<Override[]>;
   putOverride(override: Override, audit: NewAuditEntry): Promise<void>;
+  /**
+   * Puts back a pin a replica knew after the store lost it: written (audited and
+   * announced) only when the key has no live pin at `audit.at`, so with several
+   * replicas the first one wins. Returns the pin stored for the key afterwards.
+   */
+  restoreOverride(override: Override, audit: NewAuditEntry): Promise<Override>;
   /** Returns the removed override, or null when the key had none. */
   deleteOverride(service: string, key: string, audit: (removed: Override) => NewAuditEntry, now: number): Promise<Override | null>;
   readAudit(query: AuditQuery): Promise<AuditEntry[]>;

@@ -1,4 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { constants } from 'node:os';
+import type { Logger } from '../app/logger.js';
 import type { CliIo } from './io.js';
 
 /**
@@ -24,6 +26,35 @@ function seconds(text: string): number {
   return n;
 }
 
+/**
+ * SIGTERM and SIGINT drain the gateway. Supervisors and people repeat signals,
+ * so a second one during the drain is logged and ignored (the requests in
+ * flight keep their drain timeout); a third forces the exit, as a kill would.
+ */
+function drainOnSignals(drain: () => Promise<void>, log: Logger): void {
+  let received = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    received += 1;
+    if (received === 1) {
+      log.info({ signal }, 'shutting down');
+      drain().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err: String(err) }, 'drain failed');
+          process.exit(1);
+        },
+      );
+    } else if (received === 2) {
+      log.warn({ signal }, 'second signal during the drain: ignored, requests in flight keep their drain timeout; a third signal forces the exit');
+    } else {
+      log.error({ signal }, 'third signal during the drain: forcing the exit, requests in flight are cut');
+      process.exit(128 + constants.signals[signal]);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
 export function addGatewayCommands(program: Command, io: CliIo): void {
   program
     .command('serve')
@@ -33,9 +64,12 @@ export function addGatewayCommands(program: Command, io: CliIo): void {
     .action(async (opts: { config: string; workers?: number }) => {
       const { loadConfig } = await import('../config/load.js');
       const { createLogger, startGateway } = await import('../main.js');
+      const { readyWorkersNeeded } = await import('../cluster/ready-workers.js');
       const config = loadConfig(opts.config);
       const log = createLogger(config);
       const count = opts.workers ?? config.proxy.workers;
+      // Refused before anything starts, in one process too: a config /readyz could never pass under --workers.
+      readyWorkersNeeded(config, count);
       let drain: () => Promise<void>;
       if (count > 1) {
         const { startCluster } = await import('../cluster/primary.js');
@@ -43,18 +77,7 @@ export function addGatewayCommands(program: Command, io: CliIo): void {
       } else {
         drain = (await startGateway(config, { log })).drain;
       }
-      const shutdown = (signal: string) => {
-        log.info({ signal }, 'shutting down');
-        drain().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err: String(err) }, 'drain failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
+      drainOnSignals(drain, log);
     });
 
   program

@@ -32,6 +32,8 @@ export type ToPrimary =
   | { readonly type: 'hello' }
   /** The worker's proxy listens. */
   | { readonly type: 'ready'; readonly proxyUrl: string }
+  /** The worker's proxy could not start (its port cannot be bound, say): one line saying why; the worker exits 1 after it. */
+  | { readonly type: 'failed'; readonly detail: string }
   /** What the worker counted since its last batch: analysis windows and request metrics. */
   | { readonly type: 'batch'; readonly slices: readonly WindowSlice[]; readonly series: readonly SeriesCounts[]; readonly shadows: readonly ShadowCounts[] }
   | { readonly type: 'fallback'; readonly service: string; readonly from: string; readonly to: string }

@@ -38,7 +38,10 @@ export function runWorker(send: (message: ToPrimary, sent?: () => void) => void,
         if (started) return;
         started = true;
         for (const wire of message.views) views.set(wire.service, fromWire(wire));
-        void serve(message.config);
+        serve(message.config).catch((err: unknown) => {
+          // The primary says why once for the host (a busy port fails every worker alike).
+          send({ type: 'failed', detail: err instanceof Error ? err.message : String(err) }, () => process.exit(1));
+        });
         return;
       case 'drain':
         drainAsked = true;

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Clock } from '../app/clock.js';
 import type { RequestObserver, RequestRecord, ShadowDrop, ShadowObserver, ShadowRecord } from '../app/request-observer.js';
-import type { ServiceView } from '../app/routing-table.js';
+import { ROUTING_SOURCES, type RoutingSource, type ServiceView } from '../app/routing-table.js';
 import { isLive, type Override } from '../core/override.js';
 import { PHASES, type Hold, type ShadowVerdict, type Verdict, type VerdictResult } from '../core/rollout-state.js';
 import { MAX_WEIGHT_BP } from '../core/weight.js';
@@ -51,10 +51,12 @@ export class Metrics implements RequestObserver, ShadowObserver {
   private readonly transitions: Record<TransitionKind, Counter<'service' | 'actor'>>;
   private readonly storeUp: Gauge;
   private readonly schemaRefused: Gauge<'service'>;
+  private readonly routingSource: Gauge<'service' | 'source'>;
   private readonly verdicts: Counter<'service' | 'result'>;
   private readonly evidence: Gauge<'service' | 'test'>;
   private readonly leader: Gauge;
   private readonly workers: Gauge;
+  private readonly drainCut: Counter;
   private readonly shadowVerdicts: Counter<'service' | 'version' | 'result'>;
   private readonly shadowDrift: Gauge<'service' | 'version'>;
   private readonly shadowDisagreement: Gauge<'service' | 'version'>;
@@ -146,6 +148,12 @@ export class Metrics implements RequestObserver, ShadowObserver {
       labelNames: ['service'],
       registers,
     });
+    this.routingSource = new Gauge({
+      name: 'switchyard_routing_source',
+      help: `Where this replica's routing state of the service came from: 1 for the current source, 0 for the others (${ROUTING_SOURCES.join(', ')}); snapshot and config mean the store has not been read since the replica started.`,
+      labelNames: ['service', 'source'],
+      registers,
+    });
     this.verdicts = new Counter({
       name: 'switchyard_analysis_verdicts_total',
       help: 'Analysis verdicts reached on this replica (only the lease holder judges), by service and result: pass, fail, inconclusive.',
@@ -169,6 +177,11 @@ export class Metrics implements RequestObserver, ShadowObserver {
       registers,
     });
     this.workers.set(1);
+    this.drainCut = new Counter({
+      name: 'switchyard_drain_cut_total',
+      help: 'Requests and streams still open when the drain timeout ended, cut by the shutdown (proxy.drainTimeout).',
+      registers,
+    });
     this.shadowVerdicts = new Counter({
       name: 'switchyard_shadow_verdicts_total',
       help: "Verdicts of the analysis on a shadow (the detector on the shadow's answers against stable's to the same requests), by result.",
@@ -216,6 +229,11 @@ export class Metrics implements RequestObserver, ShadowObserver {
     this.workers.set(running);
   }
 
+  /** The drain timeout ended with `cut` requests or streams still open, and they were cut. */
+  onDrainCut(cut: number): void {
+    this.drainCut.inc(cut);
+  }
+
   /** A request that `from` failed and `to` answered (a version, or `fallback-response`). */
   onFallback(service: string, from: string, to: string): void {
     this.fallbacks.inc({ service, from, to });
@@ -248,6 +266,11 @@ export class Metrics implements RequestObserver, ShadowObserver {
   /** The store's reachability changed (Store.onHealth); call once at start with `store.health().up`. */
   onStoreHealth(up: boolean): void {
     this.storeUp.set(up ? 1 : 0);
+  }
+
+  /** Where the routing table's view of `service` came from (RoutingTable.onUpdate). */
+  onRoutingSource(service: string, source: RoutingSource): void {
+    for (const each of ROUTING_SOURCES) this.routingSource.set({ service, source: each }, each === source ? 1 : 0);
   }
 
   /** This replica refuses the stored state of `service` (newer schema); the next accepted state clears it. */

@@ -256,6 +256,39 @@ export function describeStoreConformance(name: string, makeStore: () => Promise<
         expect(await store.listOverrides('other', T0)).toEqual([other]);
       });
 
+      it('restores a pin only where the key has no live one: the first writer wins, and only a write is audited and announced', async () => {
+        const heard: StoreChange[] = [];
+        store.subscribe((change) => heard.push(change));
+        const other = await subject.replica();
+        const restore = (from: Store, pin: Override, at: number) => from.restoreOverride(pin, { ...putAudit(pin, at), actor: 'resync' });
+
+        const alice = overrideOf('fraud-scorer', 'alice');
+        expect(await restore(store, alice, T0)).toEqual(alice);
+        const late = overrideOf('fraud-scorer', 'alice', { version: 'v1', reason: 'another replica knew this one' });
+        expect(await restore(other, late, T0 + 1)).toEqual(alice);
+
+        const expiring = overrideOf('fraud-scorer', 'bob', { expiresAt: T0 + 1_000 });
+        await store.putOverride(expiring, putAudit(expiring, T0));
+        const renewed = overrideOf('fraud-scorer', 'bob', { version: 'v1', expiresAt: T0 + 90_000 });
+        // An expired pin counts as absent.
+        expect(await restore(other, renewed, T0 + 2_000)).toEqual(renewed);
+
+        expect(byKey(await store.listOverrides('fraud-scorer', T0 + 2_001))).toEqual([alice, renewed]);
+        const entries = await audit(['fraud-scorer']);
+        expect(entries.map((e) => [e.action, e.actor, (e.after as Override).key])).toEqual([
+          ['override-put', 'resync', 'bob'],
+          ['override-put', 'test', 'bob'],
+          ['override-put', 'resync', 'alice'],
+        ]);
+        // A state write is the barrier: changes arrive in order, so every announcement before it has arrived too.
+        const barrier = stateOf('fraud-scorer');
+        await store.initState(barrier, auditOf(null, barrier, T0 + 3_000));
+        await eventually(() => heard.some((c) => c.type === 'state'), 3_000, 'the barrier');
+        const pinChange: StoreChange = { type: 'overrides', service: 'fraud-scorer' };
+        // The restore that found alice's pin announced nothing.
+        expect(heard).toEqual([pinChange, pinChange, pinChange, { type: 'state', state: barrier }]);
+      });
+
       it('answers null when deleting an expired pin, without auditing it', async () => {
         const pin = overrideOf('fraud-scorer', 'alice', { expiresAt: T0 + 1_000 });
         await store.putOverride(pin, putAudit(pin, T0));

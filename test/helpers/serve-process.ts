@@ -7,55 +7,104 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-export interface ServeProcess {
+type LogEntry = Record<string, unknown>;
+
+/** A `switchyard serve` process, whether or not it got as far as listening. */
+export interface ServeRun {
   readonly child: ChildProcess;
-  readonly proxyUrl: string;
-  readonly adminUrl: string;
   /** Every JSON log line so far. */
-  readonly logs: Array<Record<string, unknown>>;
+  readonly logs: LogEntry[];
+  /** Everything the process wrote on stderr so far. */
+  stderr(): string;
   /** Resolves with the exit code (or signal) once the process ended. */
   readonly exited: Promise<number | string>;
+  /** The exit code (or signal), or 'running' if the process still runs after `timeoutMs`. */
+  exitWithin(timeoutMs: number): Promise<number | string>;
+  /** The first log line (past or future) that `match` accepts; rejects if the process exits first or after `timeoutMs`. */
+  waitForLog(match: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry>;
+  /** SIGKILL if still running, then waits for the exit. */
   stop(): Promise<void>;
 }
 
+export interface ServeProcess extends ServeRun {
+  readonly proxyUrl: string;
+  readonly adminUrl: string;
+}
+
 /**
- * `switchyard serve` as operators run it, in a real process (TypeScript through
- * tsx), so signals, exit codes and node:cluster behave as in production.
+ * Spawns `switchyard serve` as operators run it, in a real process (TypeScript
+ * through tsx), so signals, exit codes and node:cluster behave as in production.
  */
-export async function startServeProcess(yaml: string, args: readonly string[] = []): Promise<ServeProcess> {
+export function spawnServe(yaml: string, args: readonly string[] = []): ServeRun {
   const dir = mkdtempSync(join(tmpdir(), 'sy-serve-'));
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, yaml);
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Array<Record<string, unknown>> = [];
+  const logs: LogEntry[] = [];
+  const waiters = new Set<(entry: LogEntry) => void>();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  // 'close' rather than 'exit': by then every line the process (and its workers, which share its stdout) wrote has been read.
+  const exited = new Promise<number | string>((resolve) => child.once('close', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   exited.finally(() => rmSync(dir, { recursive: true, force: true })).catch(() => undefined);
-  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let entry: LogEntry;
+    try {
+      entry = JSON.parse(line) as LogEntry;
+    } catch {
+      return;
+    }
+    logs.push(entry);
+    for (const waiter of waiters) waiter(entry);
+  });
+  const waitForLog = (match: (entry: LogEntry) => boolean, timeoutMs = 30_000) =>
+    new Promise<LogEntry>((resolve, reject) => {
+      const seen = logs.find(match);
+      if (seen !== undefined) {
+        resolve(seen);
         return;
       }
-      logs.push(entry);
-      if (entry.msg === 'switchyard listening') resolve(entry);
+      const waiter = (entry: LogEntry) => {
+        if (!match(entry)) return;
+        waiters.delete(waiter);
+        clearTimeout(timer);
+        resolve(entry);
+      };
+      waiters.add(waiter);
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+      }, timeoutMs);
+      void exited.then((code) => {
+        if (!waiters.delete(waiter)) return;
+        clearTimeout(timer);
+        reject(new Error(`serve exited (${code}) before the log line: ${stderr.slice(-2000)}`));
+      });
     });
-    void exited.then((code) => reject(new Error(`serve exited (${code}) before listening: ${stderr.slice(-2000)}`)));
-    setTimeout(() => reject(new Error(`serve did not listen within 30 s: ${stderr.slice(-2000)}`)), 30_000).unref();
-  });
-  const ready = await listening;
   return {
     child,
-    proxyUrl: String(ready.proxy),
-    adminUrl: String(ready.admin),
     logs,
+    stderr: () => stderr,
     exited,
+    exitWithin: (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const running = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('running'), timeoutMs)));
+      return Promise.race([exited, running]).finally(() => clearTimeout(timer));
+    },
+    waitForLog,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },
   };
+}
+
+/** `spawnServe`, resolved once the gateway logged that it listens. */
+export async function startServeProcess(yaml: string, args: readonly string[] = []): Promise<ServeProcess> {
+  const run = spawnServe(yaml, args);
+  const ready = await run.waitForLog((entry) => entry.msg === 'switchyard listening').catch(async (err: unknown) => {
+    await run.stop();
+    throw err;
+  });
+  return { ...run, proxyUrl: String(ready.proxy), adminUrl: String(ready.admin) };
 }

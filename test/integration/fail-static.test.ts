@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/main.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
@@ -40,16 +43,18 @@ describe('Redis killed under traffic', () => {
   let v1: TestBackend;
   let v2: TestBackend;
   let gateways: Gateway[];
+  const snapshotDir = mkdtempSync(join(tmpdir(), 'sy-fail-static-'));
 
   beforeAll(async () => {
     [redis, v1, v2] = await Promise.all([startRedis(), startBackend('v1'), startBackend('v2')]);
-    const yaml = configYaml({ v1: [v1.url], v2: [v2.url] }, `store: { redis: { url: "${redis.url}" } }`);
+    const yaml = configYaml({ v1: [v1.url], v2: [v2.url] }, `store: { redis: { url: "${redis.url}" } }\nsnapshot: { dir: "${snapshotDir}" }`);
     gateways = [await startTestGateway(yaml, { resyncMs: 500 }), await startTestGateway(yaml, { resyncMs: 500 })];
   });
 
   afterAll(async () => {
     await Promise.all(gateways.map((g) => g.close()));
     await Promise.all([redis.stop(), v1.close(), v2.close()]);
+    rmSync(snapshotDir, { recursive: true, force: true });
   });
 
   it('keeps routing on the last known state, refuses writes with 503, and resynchronises when Redis returns', async () => {
@@ -91,4 +96,52 @@ describe('Redis killed under traffic', () => {
     expect(counts.sent).toBeGreaterThan(100);
     expect(counts.failed).toBe(0);
   });
+
+  it('keeps pinned users on their version through a restart that empties Redis: the pins are written back whole', async () => {
+    const [a, b] = gateways as [Gateway, Gateway];
+    const users = Array.from({ length: 12 }, (_, i) => `pinned-${i}`);
+    // Each user is pinned to the version the weight would not give them, so a lost pin shows.
+    const bucketed = await versionsVia(a, users);
+    for (const user of users) {
+      const version = bucketed[user] === 'v1' ? 'v2' : 'v1';
+      const res = await admin(a, 'PUT', `/api/v1/services/${SERVICE}/overrides/${user}`, { version, reason: `support ticket for ${user}`, ttl: '2h' });
+      expect(res.status).toBe(200);
+    }
+    const pinned = Object.fromEntries(users.map((user) => [user, bucketed[user] === 'v1' ? 'v2' : 'v1']));
+    await expect.poll(() => versionsVia(b, users)).toEqual(pinned);
+    const pinsBefore = await pinsOf(a);
+
+    await redis.kill();
+    await expect.poll(async () => (await fetch(`${a.adminUrl}/readyz`)).status, { timeout: 3000 }).toBe(503);
+    expect(await versionsVia(a, users)).toEqual(pinned);
+    await redis.restart();
+    for (const gateway of gateways) {
+      await expect.poll(async () => (await fetch(`${gateway.adminUrl}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+    }
+
+    // Reasons, authors, creation and expiry came back as they were, and both replicas route the pinned users as before.
+    await expect.poll(() => pinsOf(a), { timeout: 5_000 }).toEqual(pinsBefore);
+    expect(await pinsOf(b)).toEqual(pinsBefore);
+    await expect.poll(() => versionsVia(a, users), { timeout: 5_000 }).toEqual(pinned);
+    await expect.poll(() => versionsVia(b, users), { timeout: 5_000 }).toEqual(pinned);
+    const audit = (await (await admin(a, 'GET', `/api/v1/audit?service=${SERVICE}&limit=100`)).json()) as { entries: Array<{ actor: string; action: string }> };
+    expect(audit.entries.filter((e) => e.actor === 'resync' && e.action === 'override-put')).toHaveLength(users.length);
+  });
 });
+
+async function versionsVia(gateway: Gateway, users: readonly string[]): Promise<Record<string, string>> {
+  const versions = await Promise.all(
+    users.map(async (user) => {
+      const res = await fetch(`${gateway.proxyUrl}/fraud/score`, { headers: { 'x-user-id': user } });
+      await res.arrayBuffer();
+      return [user, res.headers.get('x-model-version') ?? `status ${res.status}`] as const;
+    }),
+  );
+  return Object.fromEntries(versions);
+}
+
+/** The pins as stored, without the time left, which moves. */
+async function pinsOf(gateway: Gateway): Promise<unknown[]> {
+  const { overrides } = (await (await admin(gateway, 'GET', `/api/v1/services/${SERVICE}/overrides`)).json()) as { overrides: Array<Record<string, unknown>> };
+  return overrides.map(({ expiresInMs: _, ...pin }) => pin);
+}

@@ -10,6 +10,14 @@ import type { Verdict } from '../../core/rollout-state.js';
 import type { AdminToken } from './auth.js';
 import type { MetricsSource } from './routes-metrics.js';
 
+/** Whether this host's request path serves, for /readyz. */
+export interface ProxyReadiness {
+  /** The proxy port is bound (in one process), or at least one worker listens on it. */
+  readonly listening: boolean;
+  /** With `serve --workers N` only: workers listening now, and how many /readyz needs (`proxy.readyWorkers`). */
+  readonly workers?: { readonly alive: number; readonly needed: number };
+}
+
 /** What the admin API needs; main.ts wires the real ones, tests their own. */
 export interface AdminDeps {
   readonly commands: RolloutCommands;
@@ -29,4 +37,6 @@ export interface AdminDeps {
    * `(service, fromMs, toMs, widthMs) => store.readWindows(service, fromMs, toMs, widthMs)`).
    */
   readonly windows: (service: string, fromMs: number, toMs: number, widthMs: number) => Promise<WindowSlice[]>;
+  /** The request path's readiness; absent (an admin app tested without a proxy), /readyz is the routing table's health alone. */
+  readonly proxy?: () => ProxyReadiness;
 }

@@ -1,8 +1,19 @@
 import { Router } from 'express';
-import type { AdminDeps } from './deps.js';
+import type { AdminDeps, ProxyReadiness } from './deps.js';
+
+/** Why the request path cannot take traffic; empty when it can. */
+function proxyProblems(proxy: ProxyReadiness): string[] {
+  const problems: string[] = [];
+  if (!proxy.listening) problems.push('proxy: not listening yet');
+  const workers = proxy.workers;
+  if (workers !== undefined && workers.alive < workers.needed) {
+    problems.push(`proxy workers: ${workers.alive} alive, ${workers.needed} needed (proxy.readyWorkers)`);
+  }
+  return problems;
+}
 
 /** Liveness and readiness: no token, so probes and load balancers can ask. */
-export function healthRouter(deps: Pick<AdminDeps, 'routing'>): Router {
+export function healthRouter(deps: Pick<AdminDeps, 'routing' | 'proxy'>): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
@@ -12,11 +23,14 @@ export function healthRouter(deps: Pick<AdminDeps, 'routing'>): Router {
   router.get('/readyz', (_req, res) => {
     const health = deps.routing.health();
     const store = health.storeUp ? 'up' : 'down';
-    if (health.problems.length === 0) {
-      res.json({ ready: true, store });
+    const proxy = deps.proxy?.();
+    const problems = [...health.problems, ...(proxy === undefined ? [] : proxyProblems(proxy))];
+    const workers = proxy?.workers === undefined ? {} : { workers: proxy.workers };
+    if (problems.length === 0) {
+      res.json({ ready: true, store, ...workers });
       return;
     }
-    res.status(503).json({ ready: false, store, problems: health.problems });
+    res.status(503).json({ ready: false, store, ...workers, problems });
   });
 
   return router;

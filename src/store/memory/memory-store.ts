@@ -61,14 +61,14 @@ export class MemoryStore implements Store {
   }
 
   async putOverride(override: Override, audit: NewAuditEntry): Promise<void> {
-    let pins = this.overrides.get(override.service);
-    if (pins === undefined) {
-      pins = new Map();
-      this.overrides.set(override.service, pins);
-    }
-    pins.set(override.key, { ...override });
-    this.appendAudit(audit);
-    this.emit({ type: 'overrides', service: override.service });
+    this.pin(override, audit);
+  }
+
+  async restoreOverride(override: Override, audit: NewAuditEntry): Promise<Override> {
+    const current = this.overrides.get(override.service)?.get(override.key);
+    if (current !== undefined && isLive(current, audit.at)) return { ...current };
+    this.pin(override, audit);
+    return { ...override };
   }
 
   async deleteOverride(
@@ -172,6 +172,17 @@ export class MemoryStore implements Store {
   private read(service: string): RolloutState | null {
     const json = this.states.get(service);
     return json === undefined ? null : parseStoredState(json);
+  }
+
+  private pin(override: Override, audit: NewAuditEntry): void {
+    let pins = this.overrides.get(override.service);
+    if (pins === undefined) {
+      pins = new Map();
+      this.overrides.set(override.service, pins);
+    }
+    pins.set(override.key, { ...override });
+    this.appendAudit(audit);
+    this.emit({ type: 'overrides', service: override.service });
   }
 
   private write(state: RolloutState, audit: NewAuditEntry): string {

@@ -125,6 +125,16 @@ export class RedisStore implements Store {
     if (result.kind !== 'done') throw unexpected('putOverride', result);
   }
 
+  async restoreOverride(override: Override, audit: NewAuditEntry): Promise<Override> {
+    const keys = this.keys(override.service);
+    const args = [override.key, JSON.stringify(override), override.expiresAt];
+    const change: StoreChange = { type: 'overrides', service: override.service };
+    const result = await this.write('restoreOverride', [keys.overrides, keys.overrideExpiry, keys.audit], args, audit, change);
+    if (result.kind === 'done') return override;
+    if (result.kind === 'noop' && result.payload !== null) return JSON.parse(result.payload) as Override;
+    throw unexpected('restoreOverride', result);
+  }
+
   async deleteOverride(service: string, key: string, audit: (removed: Override) => NewAuditEntry, now: number): Promise<Override | null> {
     const keys = this.keys(service);
     for (let attempt = 0; attempt < DELETE_ATTEMPTS; attempt++) {
@@ -224,7 +234,7 @@ export class RedisStore implements Store {
 
   /** Runs a writing script: its own arguments, then the audit entry and the change message every writer takes. */
   private async write(
-    name: 'initState' | 'casState' | 'putOverride',
+    name: 'initState' | 'casState' | 'putOverride' | 'restoreOverride',
     keys: string[],
     args: Array<string | number>,
     audit: NewAuditEntry,

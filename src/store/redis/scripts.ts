@@ -10,6 +10,7 @@ const SCRIPT_FILES = [
   'initState-2',
   'casState-2',
   'putOverride-3',
+  'restoreOverride-3',
   'deleteOverride-3',
   'listOverrides-2',
   'acquireLease-1',
