@@ -1,8 +1,26 @@
 import type { PairResult } from '../core/shadow/comparison.js';
 
-/** How a proxied request ended, as the metrics and the analysis count it. */
-/** `guardrail`: the answer broke the service's prediction guardrail; the analysis counts it as an error. */
-export type Outcome = 'ok' | 'status' | 'timeout' | 'connect' | 'guardrail';
+/**
+ * How a proxied request ended, as the metrics and the analysis count it.
+ * `timeout`: no connection or no response headers in time (504).
+ * `guardrail`: the answer broke the service's prediction guardrail; the analysis counts it as an error.
+ * `response_idle`: the answer stopped for `timeouts.idle` after its headers and was cut, a timeout of the version.
+ * `upload_idle`: the client's upload stopped for `timeouts.idle` (408): the client's doing, never the version's.
+ */
+export type Outcome = 'ok' | 'status' | 'timeout' | 'connect' | 'guardrail' | 'response_idle' | 'upload_idle';
+
+/** Whether an outcome is a failure of the version that served it (an error in the metrics and the analysis windows). */
+export function failedVersion(outcome: Outcome): boolean {
+  return outcome !== 'ok' && outcome !== 'upload_idle';
+}
+
+/**
+ * Why a request was sent again on a fresh connection: the reused keep-alive
+ * connection it went out on failed before any byte of an answer, the way a
+ * connection the server closed while idle fails. `reset`: ECONNRESET; `hangup`:
+ * closed without an answer ("socket hang up"); `epipe`: EPIPE.
+ */
+export type StaleRetryReason = 'reset' | 'hangup' | 'epipe';
 
 export interface RequestRecord {
   readonly service: string;
@@ -13,6 +31,8 @@ export interface RequestRecord {
   readonly status: number;
   readonly outcome: Outcome;
   readonly latencyMs: number;
+  /** Set when this attempt was sent again on a fresh connection after a stale one failed; never a failure by itself. */
+  readonly staleRetry?: StaleRetryReason | undefined;
 }
 
 /**

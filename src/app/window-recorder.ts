@@ -3,7 +3,7 @@ import { SwitchyardError } from '../core/errors.js';
 import { comparisonArm } from '../core/shadow/comparison.js';
 import { shadowBaseSeries, shadowCompareSeries, shadowSeries } from '../core/shadow/series.js';
 import type { Clock } from './clock.js';
-import type { RequestObserver, RequestRecord, ShadowRecord } from './request-observer.js';
+import { failedVersion, type RequestObserver, type RequestRecord, type ShadowRecord } from './request-observer.js';
 
 export interface WindowRecorderOptions {
   /** Width of the analysis buckets; the analysis loop reads with the same width. */
@@ -83,7 +83,7 @@ export class WindowRecorder implements RequestObserver {
     acc.logSum += ln;
     acc.logSqSum += ln * ln;
     acc.latency.set(key, (acc.latency.get(key) ?? 0) + 1);
-    if (record.outcome !== 'ok') {
+    if (failedVersion(record.outcome)) {
       acc.errors++;
       acc.failing.add(record.key);
     }

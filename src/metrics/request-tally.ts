@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { RequestObserver, RequestRecord } from '../app/request-observer.js';
+import type { RequestObserver, RequestRecord, StaleRetryReason } from '../app/request-observer.js';
 
 /**
  * The request path's share of the metrics: plain numbers in typed arrays, one
@@ -16,6 +16,11 @@ export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'status', 'guardrail'] as const;
 
+/** Requests ended by a timeout: no answer's headers in time (504), an answer that stalled (cut), an upload that stalled (408). */
+export const TIMEOUT_KINDS = ['request', 'response_idle', 'upload_idle'] as const;
+
+export const STALE_RETRY_REASONS: readonly StaleRetryReason[] = ['reset', 'hangup', 'epipe'];
+
 /** Model servers answer in milliseconds (small classifiers) to tens of seconds (generation). */
 export const DEFAULT_LATENCY_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30];
 
@@ -29,6 +34,8 @@ export interface SeriesCounts {
   readonly version: string;
   readonly requests: ArrayLike<number>;
   readonly errors: ArrayLike<number>;
+  readonly timeouts: ArrayLike<number>;
+  readonly retries: ArrayLike<number>;
   readonly buckets: ArrayLike<number>;
   readonly sumSeconds: number;
   readonly count: number;
@@ -40,6 +47,10 @@ export class RequestSeries {
   readonly requests = new Float64Array(STATUS_CLASSES.length);
   /** Upstream errors by UPSTREAM_ERROR_KINDS index. */
   readonly errors = new Float64Array(UPSTREAM_ERROR_KINDS.length);
+  /** Requests ended by a timeout, by TIMEOUT_KINDS index. */
+  readonly timeouts = new Float64Array(TIMEOUT_KINDS.length);
+  /** Attempts sent again on a fresh connection after a stale one failed, by STALE_RETRY_REASONS index. */
+  readonly retries = new Float64Array(STALE_RETRY_REASONS.length);
   /** Latency observations per bucket, not cumulative; the last slot is above every bound. */
   readonly buckets: Float64Array;
   sumSeconds = 0;
@@ -76,6 +87,14 @@ export class RequestTally implements RequestObserver {
         break;
       case 'timeout':
         series.errors[1]! += 1;
+        series.timeouts[0]! += 1;
+        break;
+      case 'response_idle':
+        series.errors[1]! += 1;
+        series.timeouts[1]! += 1;
+        break;
+      case 'upload_idle':
+        series.timeouts[2]! += 1;
         break;
       case 'status':
         series.errors[2]! += 1;
@@ -86,6 +105,7 @@ export class RequestTally implements RequestObserver {
       case 'ok':
         break;
     }
+    if (record.staleRetry !== undefined) series.retries[STALE_RETRY_REASONS.indexOf(record.staleRetry)]! += 1;
     const seconds = record.latencyMs / 1000;
     // A clock oddity must not poison the sum; such a request is still counted above.
     if (!(seconds >= 0) || seconds === Infinity) return;
@@ -105,6 +125,8 @@ export class RequestTally implements RequestObserver {
     }
     addInto(series.requests, counts.requests);
     addInto(series.errors, counts.errors);
+    addInto(series.timeouts, counts.timeouts);
+    addInto(series.retries, counts.retries);
     addInto(series.buckets, counts.buckets);
     series.sumSeconds += counts.sumSeconds;
     series.count += counts.count;
@@ -205,7 +227,7 @@ export function registerRequestMetrics(registry: Registry, tally: RequestTally):
   });
   new Counter({
     name: 'switchyard_upstream_errors_total',
-    help: 'Failed upstream attempts by service, version and kind: connect (no connection), timeout (no answer in time), status (answered with an error status), guardrail (answer outside the prediction guardrail).',
+    help: 'Failed upstream attempts by service, version and kind: connect (no connection), timeout (no answer in time, or an answer that stalled: switchyard_timeouts_total has which), status (answered with an error status), guardrail (answer outside the prediction guardrail).',
     labelNames: ['service', 'version', 'kind'] as const,
     registers: [registry],
     collect() {
@@ -213,6 +235,26 @@ export function registerRequestMetrics(registry: Registry, tally: RequestTally):
       for (const s of tally.all()) {
         UPSTREAM_ERROR_KINDS.forEach((kind, i) => this.inc({ service: s.service, version: s.version, kind }, s.errors[i]!));
       }
+    },
+  });
+  new Counter({
+    name: 'switchyard_timeouts_total',
+    help: "Requests ended by a timeout, by service, version and kind: request (504: no connection within timeouts.connect, the body not read for timeouts.idle, or no response headers within timeouts.request of the whole request being sent), response_idle (the answer stopped for timeouts.idle after its headers and was cut), upload_idle (408: the client's upload stopped for timeouts.idle). request and response_idle are failures of the version, also in switchyard_upstream_errors_total{kind=\"timeout\"}; upload_idle is not.",
+    labelNames: ['service', 'version', 'kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of tally.all()) TIMEOUT_KINDS.forEach((kind, i) => this.inc({ service: s.service, version: s.version, kind }, s.timeouts[i]!));
+    },
+  });
+  new Counter({
+    name: 'switchyard_upstream_retries_total',
+    help: 'Requests sent again on a fresh connection because the reused keep-alive connection they went out on failed before any answer (the server had closed it while idle), by service, version and reason: reset (ECONNRESET), hangup (closed without an answer), epipe (EPIPE). Never counted as failures.',
+    labelNames: ['service', 'version', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of tally.all()) STALE_RETRY_REASONS.forEach((reason, i) => this.inc({ service: s.service, version: s.version, reason }, s.retries[i]!));
     },
   });
   new TallyHistogram(registry, tally);

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 
 export interface Seen {
@@ -77,6 +77,58 @@ export async function startBackend(name: string): Promise<TestBackend> {
     await close();
   };
   return backend;
+}
+
+export interface IdleClosingBackend {
+  readonly url: string;
+  /** Connections the backend closed because they were idle. */
+  closedIdle: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A model server that closes idle keep-alive connections the way uvicorn does:
+ * its answers carry no Keep-Alive hint, and a connection is destroyed
+ * `idleCloseMs` after its last answer ended, whatever is on its way to it.
+ * Answers `{backend, body}` once the whole body is in.
+ */
+export async function startIdleClosingBackend(name: string, idleCloseMs: number): Promise<IdleClosingBackend> {
+  const backend = { closedIdle: 0 } as IdleClosingBackend;
+  const idleTimers = new Map<Socket, NodeJS.Timeout>();
+  const server = createServer((req, res) => {
+    clearTimeout(idleTimers.get(req.socket));
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ backend: name, body }));
+    });
+    res.on('finish', () => {
+      const socket = req.socket;
+      const timer = setTimeout(() => {
+        backend.closedIdle++;
+        socket.destroy();
+      }, idleCloseMs);
+      idleTimers.set(socket, timer);
+    });
+  });
+  // 0: node's own idle timer is off, and with it the `Keep-Alive: timeout` hint a client would honour.
+  server.keepAliveTimeout = 0;
+  server.on('connection', (socket: Socket) => {
+    socket.once('close', () => {
+      clearTimeout(idleTimers.get(socket));
+      idleTimers.delete(socket);
+    });
+  });
+  const port = await serve(server);
+  const close = closer(server);
+  return Object.assign(backend, {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const timer of idleTimers.values()) clearTimeout(timer);
+      await close();
+    },
+  });
 }
 
 /** A port with nothing listening on it (bound, then released). */

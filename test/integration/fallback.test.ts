@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSampleBackend } from '../../src/demo/sample-backend.js';
 import type { Gateway } from '../../src/main.js';
@@ -74,6 +75,28 @@ describe('fallback to stable', () => {
       expect(res.status).toBe(200);
       expect(res.headers.get('x-model-version')).toBe('v1');
     }
+  });
+
+  it('replays on stable when the candidate does not answer in time, and stable answers in full', async () => {
+    const v1 = await backend('v1');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanup.push(
+      () =>
+        new Promise((resolve) => {
+          silent.close(resolve);
+          silent.closeAllConnections();
+        }),
+    );
+    const g = await gateway({ v1: [v1.url], v2: [`http://127.0.0.1:${(silent.address() as AddressInfo).port}`] });
+    await allOnCandidate(g);
+    const res = await fetch(`${g.proxyUrl}/fraud/score`, { method: 'POST', body: 'late', headers: { 'x-user-id': 'u1' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-model-version')).toBe('v1');
+    expect(((await res.json()) as { body: string }).body).toBe('late');
+    const metrics = await (await fetch(`${g.adminUrl}/metrics`)).text();
+    expect(metrics).toContain('switchyard_upstream_errors_total{service="fraud-scorer",version="v2",kind="timeout"} 1');
+    expect(metrics).toContain('switchyard_upstream_errors_total{service="fraud-scorer",version="v1",kind="connect"} 0');
   });
 
   it('answers an explicit error when the body was too large to keep for a replay', async () => {

@@ -1,13 +1,15 @@
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.js';
-import type { Outcome, RequestObserver, ShadowObserver } from '../../app/request-observer.js';
+import { failedVersion, type Outcome, type RequestObserver, type ShadowObserver, type StaleRetryReason } from '../../app/request-observer.js';
 import { violation } from '../../core/guardrail.js';
 import { downstreamHeaders, REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER } from './headers.js';
-import { ReplayBody } from './replay-body.js';
+import { IdleTimer } from './idle-timer.js';
+import { ResendableBody } from './replay-body.js';
 import type { Routed } from './resolve.js';
 import { sendProblem } from './respond.js';
 import { ShadowCopy } from './shadow-copy.js';
+import { staleConnection } from './stale-retry.js';
 import type { Target, VersionPool } from './upstream-pool.js';
 
 export interface ForwardContext {
@@ -27,37 +29,49 @@ type Guardrail = NonNullable<Routed['route']['config']['guardrail']>;
 /** nginx's code for "the client closed the request": not the version's fault, not an error. */
 const CLIENT_CLOSED = 499;
 
-type Failure = 'timeout' | 'connect' | 'status' | 'guardrail';
+type Failure = 'timeout' | 'connect' | 'status' | 'guardrail' | 'response_idle';
 
 /**
  * Streams one request to a target of the assigned version and its answer back.
  * A candidate that fails (connect error, timeout, a configured status) gets the
  * request replayed once on stable when the body could be kept; the failure
- * still counts against the candidate. Every attempt is counted once.
+ * still counts against the candidate. A request whose reused keep-alive
+ * connection turns out stale is sent once more on a fresh one to the same
+ * target, which is no failure. Every attempt is counted once.
+ *
+ * Timeouts (`timeouts.*`): `connect` to get a connection; `idle` between two
+ * chunks of the client's upload (408, the client's doing) and of the answer
+ * (cut, the version's); `request` from the moment the whole request was sent
+ * to the answer's headers (504), so a long upload is never held against the version.
  */
 export function forward(req: IncomingMessage, res: ServerResponse, routed: Routed, requestId: string, ctx: ForwardContext): void {
-  new Exchange(req, res, routed, requestId, ctx).send(routed.pool, null);
-}
-
-/** RFC 9112 §6.3: a request has a body only when it says so with Content-Length or Transfer-Encoding. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  new Exchange(req, res, routed, requestId, ctx).send(routed.pool, null, false);
 }
 
 class Exchange {
-  private readonly replay: ReplayBody | null;
+  private readonly mayFallback: boolean;
+  private readonly resendable: ResendableBody;
   private readonly shadow: ShadowCopy | null;
-  private upstream: ClientRequest | null = null;
+  private readonly idle: IdleTimer;
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = performance.now();
   private attemptStartedAt = this.startedAt;
-  private version: string;
+  /** The attempt in flight: its version, target, request and whole body (null when it streams from the client). */
+  private pool: VersionPool;
+  private target: Target | null = null;
+  private upstream: ClientRequest | null = null;
+  private body: Buffer | null = null;
+  /** The attempt's socket and what it had read when the attempt got it: a stale connection reads nothing more. */
+  private socket: Socket | null = null;
+  private bytesReadBefore = 0;
   private status = 0;
   private outcome: Outcome = 'ok';
   /** The current attempt has its answer or its failure. */
   private settled = false;
+  /** The request was already replayed on stable. */
   private retried = false;
+  /** Why the current attempt was sent again on a fresh connection, once. */
+  private staleRetry: StaleRetryReason | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -66,67 +80,130 @@ class Exchange {
     private readonly requestId: string,
     private readonly ctx: ForwardContext,
   ) {
-    const { fallback } = routed.route.config;
-    const mayRetry = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
-    this.replay = mayRetry ? new ReplayBody(req, fallback.replayBodyBytes) : null;
-    this.version = routed.pool.version;
+    const { fallback, timeouts } = routed.route.config;
+    this.mayFallback = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
+    this.resendable = new ResendableBody(req, fallback.replayBodyBytes, this.mayFallback);
+    this.pool = routed.pool;
+    this.idle = new IdleTimer(timeouts.idle, () => (this.idle.watching(req) ? this.uploadStalled() : this.answerStalled()));
     this.shadow = routed.shadow === null ? null : new ShadowCopy(req, routed, routed.shadow, requestId, ctx.shadowObserver, ctx.now);
     // A client that goes away cancels the upstream request. The last attempt is counted here.
     res.on('close', () => {
       clearTimeout(this.timer);
+      this.idle.stop();
       const finished = res.writableFinished;
       if (!finished) this.upstream?.destroy();
       const status = finished || this.outcome !== 'ok' ? this.status : CLIENT_CLOSED;
       this.record(status, this.outcome);
-      if (ctx.accessLog) {
-        const { route } = routed;
-        ctx.log.info({ requestId, service: route.name, version: this.version, status, outcome: this.outcome, durationMs: Math.round(performance.now() - this.startedAt) }, 'request');
-      }
+      if (ctx.accessLog) this.logAccess(status);
     });
   }
 
-  send(pool: VersionPool, body: Buffer | null): void {
-    const target = pool.pick(this.ctx.now());
-    const { connect: connectMs, request: requestMs } = this.routed.route.config.timeouts;
-    this.version = pool.version;
+  /**
+   * Sends an attempt: `body` is the whole body of a replay, or null to stream
+   * the client's; `fresh` sends it again to the same target on a new connection.
+   */
+  send(pool: VersionPool, body: Buffer | null, fresh: boolean): void {
+    const target = fresh && this.target !== null ? this.target : pool.pick(this.ctx.now());
+    this.pool = pool;
+    this.target = target;
+    this.body = body;
+    this.socket = null;
     this.settled = false;
-    this.attemptStartedAt = performance.now();
+    if (!fresh) {
+      this.attemptStartedAt = performance.now();
+      this.staleRetry = undefined;
+    }
     const upstream = request({
       host: target.hostname,
       port: target.port,
       method: this.req.method,
       path: this.req.url,
-      agent: target.agent,
+      // A connection of its own, closed after the answer: the pool's idle ones may be as stale as the one that failed.
+      agent: fresh ? false : target.agent,
       headers: upstreamHeaders(this.req, target, pool.version, this.requestId, false),
     });
     this.upstream = upstream;
-    // Time to response headers; a streaming body after that is not cut.
-    this.timer = setTimeout(() => this.fail(pool, target, 'timeout', `no response within ${requestMs} ms`), requestMs);
-    upstream.on('socket', (socket: Socket) => {
-      if (!socket.connecting) return;
-      const connectTimer = setTimeout(() => this.fail(pool, target, 'timeout', `no connection within ${connectMs} ms`), connectMs);
-      socket.once('connect', () => clearTimeout(connectTimer));
-      socket.once('close', () => clearTimeout(connectTimer));
+    upstream.on('socket', (socket: Socket) => this.onSocket(upstream, socket));
+    upstream.on('finish', () => this.sent(upstream));
+    upstream.on('response', (upRes) => {
+      if (upstream === this.upstream) this.answer(upRes);
     });
-    upstream.on('response', (upRes) => this.answer(pool, target, upRes));
-    upstream.on('error', (err: NodeJS.ErrnoException) => this.fail(pool, target, 'connect', `${target.origin}: ${err.code ?? err.message}`));
-    if (body !== null) upstream.end(body);
-    else if (hasBody(this.req)) this.req.pipe(upstream);
-    // No body to stream (most GETs): no pipe to set up and tear down.
-    else upstream.end();
+    upstream.on('error', (err: NodeJS.ErrnoException) => this.onError(upstream, err));
+    if (body === null && this.resendable.streams) {
+      this.streamBody(upstream);
+    } else if (body !== null && body.length > 0) {
+      // The client's upload is over: the timer now gives the version `timeouts.idle` to take the body.
+      this.idle.watch(this.req);
+      upstream.end(body);
+    } else {
+      // No body to stream (most GETs): no pipe to set up and tear down.
+      upstream.end();
+    }
   }
 
-  private answer(pool: VersionPool, target: Target, upRes: IncomingMessage): void {
+  /** Pipes the client's body upstream, kept for a resend when the connection was reused (it may be stale). */
+  private streamBody(upstream: ClientRequest): void {
+    if (upstream.reusedSocket) this.resendable.keep();
+    this.idle.watch(this.req);
+    this.req.pipe(upstream);
+  }
+
+  private onSocket(upstream: ClientRequest, socket: Socket): void {
+    if (upstream !== this.upstream) return;
+    this.socket = socket;
+    this.bytesReadBefore = socket.bytesRead;
+    if (!socket.connecting) return;
+    const connectMs = this.routed.route.config.timeouts.connect;
+    const connectTimer = setTimeout(() => this.fail('timeout', `no connection within ${connectMs} ms`), connectMs);
+    socket.once('connect', () => clearTimeout(connectTimer));
+    socket.once('close', () => clearTimeout(connectTimer));
+  }
+
+  /** The whole request is upstream: from now on the version has `timeouts.request` to answer. */
+  private sent(upstream: ClientRequest): void {
+    if (upstream !== this.upstream || this.settled) return;
+    if (this.idle.watching(this.req)) this.idle.stop();
+    const requestMs = this.routed.route.config.timeouts.request;
+    this.timer = setTimeout(() => this.fail('timeout', `no response headers within ${requestMs} ms of sending the request`), requestMs);
+  }
+
+  private onError(upstream: ClientRequest, err: NodeJS.ErrnoException): void {
+    if (upstream !== this.upstream || this.settled || this.res.destroyed) return;
+    const stale = this.staleRetry === undefined ? staleConnection(upstream, this.socket, this.bytesReadBefore, err) : null;
+    const why = `${this.target?.origin ?? ''}: ${err.code ?? err.message}`;
+    if (stale !== null && (this.body !== null || this.resendable.kept)) this.resendFresh(stale, why);
+    else this.fail('connect', why);
+  }
+
+  /** The stale connection is not the version's failure: the same request goes again on a fresh one, once. */
+  private resendFresh(reason: StaleRetryReason, why: string): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    const pool = this.pool;
+    this.whenResendable((body) => {
+      if (this.res.headersSent || this.res.destroyed) return;
+      if (body === null) {
+        this.failed('connect', `${why} on a reused connection, and the request body was too large to send again`);
+        return;
+      }
+      this.staleRetry = reason;
+      this.send(pool, body, true);
+    });
+  }
+
+  private answer(upRes: IncomingMessage): void {
     if (this.settled || this.res.destroyed) return;
     this.settled = true;
     clearTimeout(this.timer);
-    pool.report(target, true, this.ctx.now());
+    const pool = this.pool;
+    if (this.target !== null) pool.report(this.target, true, this.ctx.now());
     const status = upRes.statusCode ?? 502;
-    if (this.canRetry(pool) && this.routed.route.config.fallback.statuses.includes(status)) {
+    if (this.canFallback() && this.routed.route.config.fallback.statuses.includes(status)) {
       upRes.resume();
-      this.retry(pool, 'status', status);
+      this.fallback('status', status);
       return;
     }
+    this.idle.watchToEnd(upRes);
     this.shadow?.teeAnswer(upRes, status);
     const guard = this.routed.route.config.guardrail;
     if (guard !== undefined && status >= 200 && status < 300) {
@@ -135,7 +212,12 @@ class Exchange {
     }
     this.writeHead(pool, upRes, status, null);
     upRes.pipe(this.res);
-    upRes.on('error', () => this.res.destroy());
+    upRes.on('error', () => this.cut());
+  }
+
+  /** The answer broke off: the client's is cut too, unless it was already whole (a problem sent in its place). */
+  private cut(): void {
+    if (!this.res.writableEnded) this.res.destroy();
   }
 
   private writeHead(pool: VersionPool, upRes: IncomingMessage, status: number, bodyLength: number | null): void {
@@ -173,12 +255,12 @@ class Exchange {
       }
       const { route } = this.routed;
       this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: pool.version, action: guard.action }, `guardrail: ${why}`);
-      const replayable = this.canRetry(pool) ? this.replay?.peek() : null;
-      if (guard.action === 'serve-stable' && replayable !== null && replayable !== undefined) {
+      const replayable = this.canFallback() ? (this.body ?? this.resendable.now()) : null;
+      if (guard.action === 'serve-stable' && replayable !== null) {
         this.retried = true;
         this.record(status, 'guardrail');
         this.ctx.onFallback(route.name, pool.version, this.routed.stable.version);
-        this.send(this.routed.stable, replayable);
+        this.send(this.routed.stable, replayable, false);
         return;
       }
       if (guard.action === 'constant') {
@@ -190,45 +272,105 @@ class Exchange {
       this.outcome = 'guardrail';
       this.res.end(body);
     };
-    upRes.on('data', onData).on('end', onEnd).on('error', () => this.res.destroy());
+    upRes.on('data', onData).on('end', onEnd).on('error', () => this.cut());
   }
 
-  private fail(pool: VersionPool, target: Target, failure: 'timeout' | 'connect', why: string): void {
-    if (this.settled || this.res.destroyed) return;
+  /**
+   * No chunk of the client's upload for `timeouts.idle`, or no end of sending
+   * it upstream. When the client sent it all, or the version stopped reading it
+   * (the pipe waits on it), the stall is the version's; otherwise the client
+   * gets a 408 and the version is not blamed.
+   */
+  private uploadStalled(): void {
+    const idleMs = this.idle.idleMs;
+    if (!this.settled && (this.req.readableEnded || this.upstream?.writableNeedDrain === true)) {
+      this.fail('timeout', `stopped reading the request body for ${idleMs} ms`);
+      return;
+    }
+    this.idle.stop();
     this.settled = true;
     clearTimeout(this.timer);
     this.upstream?.destroy();
-    pool.report(target, false, this.ctx.now());
+    // A candidate's failure waiting for the body to be replayed on stable still counts.
+    if (failedVersion(this.outcome)) this.record(this.status, this.outcome);
+    this.outcome = 'upload_idle';
+    this.status = 408;
     const { route } = this.routed;
-    this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: pool.version, target: target.origin, failure }, why);
-    if (this.canRetry(pool)) {
-      this.retry(pool, failure, failure === 'timeout' ? 504 : 502);
+    const version = this.pool.version;
+    this.ctx.log.info({ requestId: this.requestId, service: route.name, version }, `upload stalled for ${idleMs} ms`);
+    // The rest of the body will not be read: the connection cannot carry another request.
+    this.res.setHeader('connection', 'close');
+    const detail = `request for version ${version} of service ${route.name}: the client sent no request body for ${idleMs} ms`;
+    sendProblem(this.res, 'SY_ERR_REQUEST_TIMEOUT', detail, this.requestId, route.name, version);
+  }
+
+  /**
+   * No chunk of the answer for `timeouts.idle`: the version stalled, unless the
+   * client stopped reading (the pipe waits on it), which is given more time.
+   */
+  private answerStalled(): void {
+    if (this.res.writableNeedDrain) {
+      this.idle.extend();
+      return;
+    }
+    this.idle.stop();
+    const why = `the answer stopped for ${this.idle.idleMs} ms after its headers`;
+    const { route } = this.routed;
+    const target = this.target?.origin;
+    this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: this.pool.version, target, failure: 'response_idle' }, why);
+    this.upstream?.destroy();
+    this.giveUp(this.pool.version, 'response_idle', why);
+  }
+
+  private fail(failure: 'timeout' | 'connect', why: string): void {
+    if (this.settled || this.res.destroyed) return;
+    this.settled = true;
+    this.failed(failure, why);
+  }
+
+  /** The current attempt failed for real: passive health hears of it, then stable or an explicit error answers. */
+  private failed(failure: 'timeout' | 'connect', why: string): void {
+    clearTimeout(this.timer);
+    this.upstream?.destroy();
+    const { pool, target } = this;
+    if (target !== null) pool.report(target, false, this.ctx.now());
+    const { route } = this.routed;
+    this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: pool.version, target: target?.origin, failure }, why);
+    if (this.canFallback()) {
+      this.fallback(failure, failure === 'timeout' ? 504 : 502);
       return;
     }
     this.giveUp(pool.version, failure, why);
   }
 
-  private canRetry(pool: VersionPool): boolean {
-    return this.replay !== null && !this.retried && pool !== this.routed.stable && !this.res.headersSent;
+  private canFallback(): boolean {
+    return this.mayFallback && !this.retried && this.pool !== this.routed.stable && !this.res.headersSent;
+  }
+
+  /** The whole body to send again, once the client sent it all: the attempt's own when it was a resend. */
+  private whenResendable(callback: (body: Buffer | null) => void): void {
+    if (this.body !== null) callback(this.body);
+    else this.resendable.whenComplete(callback);
   }
 
   /** Replays on stable once the whole body is in hand; the candidate's failure is counted either way. */
-  private retry(pool: VersionPool, failure: Failure, status: number): void {
+  private fallback(failure: Failure, status: number): void {
     this.retried = true;
     this.status = status;
     this.outcome = failure;
+    const from = this.pool.version;
     const stable = this.routed.stable;
-    this.replay?.whenComplete((body) => {
-      if (this.res.destroyed) return;
+    this.whenResendable((body) => {
+      if (this.res.headersSent || this.res.destroyed) return;
       if (body === null) {
-        this.giveUp(pool.version, failure, 'the request body was too large to replay on stable');
+        this.giveUp(from, failure, 'the request body was too large to replay on stable');
         return;
       }
       this.record(status, failure);
       this.status = 0;
       this.outcome = 'ok';
-      this.ctx.onFallback(this.routed.route.name, pool.version, stable.version);
-      this.send(stable, body);
+      this.ctx.onFallback(this.routed.route.name, from, stable.version);
+      this.send(stable, body, false);
     });
   }
 
@@ -244,9 +386,10 @@ class Exchange {
       this.sendFallbackResponse(version);
       return;
     }
-    const code = failure === 'timeout' ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_CONNECT';
-    this.status = failure === 'timeout' ? 504 : 502;
-    sendProblem(this.res, code, `version ${version} of service ${route.name} failed: ${why}`, this.requestId, route.name, version);
+    const timedOut = failure === 'timeout' || failure === 'response_idle';
+    this.status = timedOut ? 504 : 502;
+    const detail = `version ${version} of service ${route.name} failed: ${why}`;
+    sendProblem(this.res, timedOut ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_CONNECT', detail, this.requestId, route.name, version);
   }
 
   /** The service's configured answer for when no version can answer. */
@@ -266,10 +409,16 @@ class Exchange {
     this.res.end(body);
   }
 
+  private logAccess(status: number): void {
+    const durationMs = Math.round(performance.now() - this.startedAt);
+    const { requestId, outcome, staleRetry } = this;
+    this.ctx.log.info({ requestId, service: this.routed.route.name, version: this.pool.version, status, outcome, staleRetry, durationMs }, 'request');
+  }
+
   private record(status: number, outcome: Outcome): void {
     const { route, key } = this.routed;
     const latencyMs = performance.now() - this.attemptStartedAt;
-    this.ctx.observer.observe({ service: route.name, version: this.version, key, status, outcome, latencyMs });
+    this.ctx.observer.observe({ service: route.name, version: this.pool.version, key, status, outcome, latencyMs, staleRetry: this.staleRetry });
     this.shadow?.liveDone({ status, outcome, latencyMs });
   }
 }

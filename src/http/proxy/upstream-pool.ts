@@ -88,21 +88,29 @@ export class VersionPool {
  */
 export function buildPools(service: ServiceConfig, onEjection: (ejection: Ejection) => void): ReadonlyMap<string, VersionPool> {
   const policy: HealthPolicy = { failures: service.health.failures, cooldownMs: service.health.cooldown, maxCooldownMs: service.health.maxCooldown };
+  const idleMs = service.timeouts.upstreamIdle;
   const pools = new Map<string, VersionPool>();
   for (const [version, { targets }] of Object.entries(service.versions)) {
-    pools.set(version, new VersionPool(version, targets.map(makeTarget), policy, onEjection));
+    pools.set(version, new VersionPool(version, targets.map((origin) => makeTarget(origin, idleMs)), policy, onEjection));
   }
   return pools;
 }
 
-function makeTarget(origin: string): Target {
+/**
+ * The agent's `timeout` frees a keep-alive socket idle that long (a shorter
+ * `Keep-Alive: timeout` hint from the server wins), so the gateway closes idle
+ * connections before the server does: model servers such as uvicorn close them
+ * after 5 s without saying so, and a request sent on one as it closes fails.
+ * On a socket in use the timeout only emits an event no one listens to.
+ */
+function makeTarget(origin: string, idleMs: number): Target {
   const url = new URL(origin);
   return {
     origin,
     hostname: url.hostname.replace(/^\[|\]$/g, ''),
     port: Number(url.port || 80),
     host: url.host,
-    agent: new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 1024 }),
+    agent: new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 1024, timeout: idleMs }),
   };
 }
 
