@@ -20,6 +20,8 @@ export const ERRORS = {
   SY_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request not received in time' },
   SY_ERR_EXPECTATION_FAILED: { status: 417, title: 'Expectation not supported' },
   SY_ERR_NO_ROUTE: { status: 404, title: 'No service matches this request' },
+  SY_ERR_PATH_TRAVERSAL: { status: 400, title: 'Path climbs out of its service' },
+  SY_ERR_BAD_TARGET: { status: 400, title: 'Malformed request target' },
   SY_ERR_UPSTREAM_CONNECT: { status: 502, title: 'Upstream unreachable' },
   SY_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   SY_ERR_CONFIG: { status: 500, title: 'Invalid configuration' },

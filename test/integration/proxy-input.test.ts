@@ -7,7 +7,8 @@ import { configYaml, startTestGateway } from '../helpers/gateway.js';
 /**
  * Issue 5, "bad input", proxy side: what reaches the proxy over a raw socket,
  * byte for byte. Node's parser must keep refusing smuggling and bad headers,
- * and a large body must stream through.
+ * and a large body must stream through. Issue 13: dot-segments never take a
+ * request out of its service, and absolute-form request lines are served.
  */
 
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -21,7 +22,9 @@ let port: number;
 
 beforeAll(async () => {
   [v1, v2] = await Promise.all([startBackend('v1'), startBackend('v2')]);
-  gateway = await startTestGateway(configYaml({ v1: [v1.url], v2: [v2.url] }));
+  // A second service on the same prefix for one host only, served by v2's backend as its version `eu`.
+  const euService = `  fraud-eu:\n    match: { pathPrefix: /fraud, host: eu.models.test }\n    versions:\n      eu: { targets: ["${v2.url}"] }\n    rollout: { stable: eu }\n`;
+  gateway = await startTestGateway(configYaml({ v1: [v1.url], v2: [v2.url] }) + euService);
   port = Number(new URL(gateway.proxyUrl).port);
 });
 
@@ -71,6 +74,21 @@ async function sentinel(name: string): Promise<void> {
 
 function seenPaths(): string[] {
   return [...v1.seen, ...v2.seen].map((s) => s.url);
+}
+
+/** What a backend received for the request sent with this x-request-id. */
+function seenWith(requestId: string): { url: string; headers: Record<string, unknown> } | undefined {
+  return [...v1.seen, ...v2.seen].find((s) => s.headers['x-request-id'] === requestId);
+}
+
+/** A GET with this request target on its own connection, tagged with `id` as its x-request-id. */
+function getTarget(target: string, id: string, host = 'gw'): Promise<RawAnswer> {
+  return exchange(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nx-user-id: u1\r\nx-request-id: ${id}\r\nConnection: close\r\n\r\n`);
+}
+
+function problemOf(answer: RawAnswer): { code: string; detail: string; service?: string } {
+  expect(answer.headers.get('content-type'), answer.raw).toBe('application/problem+json');
+  return JSON.parse(answer.body) as { code: string; detail: string; service?: string };
 }
 
 describe('oversized headers', () => {
@@ -185,8 +203,11 @@ describe('x-model-version', () => {
   });
 });
 
-/** Writes a request with a large body in 64 KiB pieces (chunk-framed or not), honouring backpressure, and reads the answer. */
-function streamBody(head: string, bytes: number, chunked: boolean): Promise<RawAnswer> {
+/**
+ * Writes a request with a large body in 64 KiB pieces (chunk-framed or not), honouring backpressure, and reads the answer;
+ * `pauseMs` after each MiB makes it a slow upload, as a client on a slow link sends an image or audio.
+ */
+function streamBody(head: string, bytes: number, chunked: boolean, pauseMs = 0): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const socket: Socket = connect(port, '127.0.0.1');
     const chunk = Buffer.alloc(64 * 1024, 'a');
@@ -196,7 +217,12 @@ function streamBody(head: string, bytes: number, chunked: boolean): Promise<RawA
         const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
         left -= piece.length;
         const framed = chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from(`\r\n${left === 0 ? '0\r\n\r\n' : ''}`)]) : piece;
-        if (!socket.write(framed)) {
+        const flushed = socket.write(framed);
+        if (pauseMs > 0 && left > 0 && (bytes - left) % (1024 * 1024) === 0) {
+          setTimeout(pump, pauseMs);
+          return;
+        }
+        if (!flushed) {
           socket.once('drain', pump);
           return;
         }
@@ -217,9 +243,10 @@ function streamBody(head: string, bytes: number, chunked: boolean): Promise<RawA
 }
 
 describe('large bodies', () => {
-  it(`streams a ${HUGE_BODY_BYTES / 1024 / 1024} MiB body through to stable`, async () => {
+  it(`streams a ${HUGE_BODY_BYTES / 1024 / 1024} MiB body through to stable even when its upload outlasts the request timeout`, async () => {
     const head = `POST /fraud/upload-stable HTTP/1.1\r\nHost: gw\r\nx-user-id: big\r\nContent-Type: application/octet-stream\r\nContent-Length: ${HUGE_BODY_BYTES}\r\nConnection: close\r\n\r\n`;
-    const answer = await streamBody(head, HUGE_BODY_BYTES, false);
+    // 100 ms after each MiB: the upload outlasts the 1 s request timeout, which counts only once the body is all upstream.
+    const answer = await streamBody(head, HUGE_BODY_BYTES, false, 100);
     expect(answer.status, answer.raw.slice(0, 300)).toBe(200);
     const seen = v1.seen.find((s) => s.url === '/fraud/upload-stable');
     expect(seen?.body.length).toBe(HUGE_BODY_BYTES);
@@ -234,4 +261,101 @@ describe('large bodies', () => {
     expect(answer.headers.get('x-model-version')).toBe('v2');
     expect(v2.seen.find((s) => s.url === '/fraud/upload-candidate')?.body.length).toBe(HUGE_BODY_BYTES);
   }, 30_000);
+});
+
+describe('dot-segments in the path', () => {
+  const escapes: ReadonlyArray<readonly [string, string]> = [
+    ['plain ..', '/fraud/../api/v1/services'],
+    ['%2e%2e', '/fraud/%2e%2e/metrics'],
+    ['%2E%2e', '/fraud/%2E%2e/metrics'],
+    ['.%2e', '/fraud/.%2e/metrics'],
+    ['..%2f', '/fraud/..%2fadmin'],
+    ['..%2F..%2F', '/fraud/x%2F..%2F..%2Fadmin'],
+    ['..%5c', '/fraud/..%5cadmin'],
+    ['..\\', '/fraud/..\\admin'],
+    ['..;', '/fraud/..;/admin'],
+    ['.. past the service after a deeper segment', '/fraud/x/../../admin'],
+    ['.. above the root', '/../fraud/score'],
+    ['.. above the root in absolute-form', 'http://gw/fraud/../../etc/passwd'],
+  ];
+
+  for (const [name, target] of escapes) {
+    it(`refuses ${name} with 400 problem JSON and forwards nothing`, async () => {
+      const id = `traversal-${name.replace(/\W+/g, '-')}`;
+      const answer = await getTarget(target, id);
+      expect(answer.status, answer.raw).toBe(400);
+      const problem = problemOf(answer);
+      expect(problem.code).toBe('SY_ERR_PATH_TRAVERSAL');
+      expect(problem.detail).toMatch(/climbs (out of the prefix \/fraud of service fraud-scorer|above the root) with "\.\."/);
+      expect(answer.headers.get('x-request-id')).toBe(id);
+      expect(seenWith(id)).toBeUndefined();
+    });
+  }
+
+  it('repeats at most a bounded piece of a long path in the refusal', async () => {
+    const target = `/fraud/${'a/'.repeat(3_000)}${'../'.repeat(3_002)}admin`;
+    const problem = problemOf(await getTarget(target, 'traversal-long'));
+    expect(problem.code).toBe('SY_ERR_PATH_TRAVERSAL');
+    expect(problem.detail.length).toBeLessThan(200);
+  });
+
+  it('forwards the resolved path, with the query as received, when it stays in the service', async () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['/fraud/x/../score?next=/../../admin', '/fraud/score?next=/../../admin'],
+      ['/fraud/./a/%2e/b', '/fraud/a/b'],
+      ['/fraud/a%2F..%2Fb', '/fraud/b'],
+      ['/fraud/org%2Fmodel/score', '/fraud/org%2Fmodel/score'],
+      ['/fr%61ud/%7Euser', '/fraud/~user'],
+    ];
+    for (const [i, [target, forwarded]] of cases.entries()) {
+      const answer = await getTarget(target, `resolved-${i}`);
+      expect(answer.status, `${target}: ${answer.raw}`).toBe(200);
+      expect(seenWith(`resolved-${i}`)?.url, target).toBe(forwarded);
+    }
+  });
+
+  it('refuses a WebSocket upgrade whose path climbs out of the service', async () => {
+    const answer = await exchange(
+      'GET /fraud/../ws HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nx-request-id: traversal-upgrade\r\n\r\n',
+    );
+    expect(answer.status, answer.raw).toBe(400);
+    expect(problemOf(answer).code).toBe('SY_ERR_PATH_TRAVERSAL');
+    expect(seenWith('traversal-upgrade')).toBeUndefined();
+  });
+});
+
+describe('absolute-form request lines', () => {
+  it('serves them and forwards the target in origin-form (RFC 9112 §3.2.2)', async () => {
+    const answer = await getTarget('http://gw/fraud/absolute?x=1', 'absolute-plain');
+    expect(answer.status, answer.raw).toBe(200);
+    expect(['v1', 'v2']).toContain(answer.headers.get('x-model-version'));
+    expect(seenWith('absolute-plain')?.url).toBe('/fraud/absolute?x=1');
+  });
+
+  it('matches the host of the URI, not the Host header, and reports it as x-forwarded-host', async () => {
+    const answer = await getTarget('HTTP://eu.models.test:8080/fraud/score', 'absolute-eu', 'gw');
+    expect(answer.status, answer.raw).toBe(200);
+    expect(answer.headers.get('x-model-version')).toBe('eu');
+    const seen = seenWith('absolute-eu');
+    expect(seen?.url).toBe('/fraud/score');
+    expect(seen?.headers['x-forwarded-host']).toBe('eu.models.test:8080');
+    const originForm = await getTarget('/fraud/score', 'origin-gw', 'eu.models.test');
+    expect(originForm.headers.get('x-model-version')).toBe('eu');
+  });
+
+  it('forwards an absolute URI without a path as the root', async () => {
+    const answer = await getTarget('http://eu.models.test?x=1', 'absolute-root', 'gw');
+    expect(answer.status, answer.raw).toBe(404);
+    expect(problemOf(answer)).toMatchObject({ code: 'SY_ERR_NO_ROUTE', detail: 'no service matches "eu.models.test/"' });
+  });
+
+  it('refuses targets that are neither origin-form nor absolute http(s) with 400 problem JSON', async () => {
+    for (const [i, target] of ['*', 'ftp://gw/fraud/score', 'http://user:pw@gw/fraud/score', '/fraud/score#fragment'].entries()) {
+      const answer = await getTarget(target, `bad-target-${i}`);
+      expect(answer.status, `${target}: ${answer.raw}`).toBe(400);
+      expect(problemOf(answer).code, target).toBe('SY_ERR_BAD_TARGET');
+      expect(seenWith(`bad-target-${i}`), target).toBeUndefined();
+    }
+  });
 });

@@ -35,6 +35,10 @@ export interface Routed {
   readonly setCookie: string | null;
   /** The shadow's pool when this request is one the shadow gets a copy of. */
   readonly shadow: VersionPool | null;
+  /** The origin-form target to forward: the path as matched (dot-segments resolved) and the query as received. */
+  readonly path: string;
+  /** The authority of an absolute-form request line, which replaces Host (RFC 9112 §3.2.2); null for origin-form. */
+  readonly authority: string | null;
 }
 
 export interface Refused {
@@ -82,11 +86,10 @@ export class Resolver {
   }
 
   resolve(req: IncomingMessage): Routed | Refused {
-    const name = this.matcher.match(req.headers.host, req.url ?? '/');
-    const route = name === null ? undefined : this.routes.get(name);
-    if (route === undefined) {
-      return { ok: false, code: 'SY_ERR_NO_ROUTE', detail: `no service matches ${req.headers.host ?? ''}${req.url ?? ''}`, service: null };
-    }
+    const located = this.matcher.locate(req.url ?? '/', req.headers.host);
+    if (!located.ok) return located;
+    // The matcher is built from the same services as the routes: every name it gives has one.
+    const route = this.routes.get(located.service)!;
     const view = this.routing.view(route.name);
     if (view === undefined) {
       return { ok: false, code: 'SY_ERR_STORE_UNAVAILABLE', detail: `service ${route.name} has no rollout state yet`, service: route.name };
@@ -119,6 +122,7 @@ export class Resolver {
     const { shadow } = view.state;
     const pinned = assignment.reason === 'header' || assignment.reason === 'override';
     const mirrored = shadow !== null && pool === stable && !pinned && inShadowSample(shadow.salt, key, shadow.sampleBp);
-    return { ok: true, route, pool, stable, reason: assignment.reason, key, setCookie, shadow: mirrored ? (route.pools.get(shadow.version) ?? null) : null };
+    const shadowPool = mirrored ? (route.pools.get(shadow.version) ?? null) : null;
+    return { ok: true, route, pool, stable, reason: assignment.reason, key, setCookie, shadow: shadowPool, path: located.path, authority: located.authority };
   }
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { forward, type ForwardContext } from './forward.js';
-import type { Resolver } from './resolve.js';
+import type { Resolver, Routed } from './resolve.js';
 import { sendProblem, writeRawProblem } from './respond.js';
 import { destroyPools } from './upstream-pool.js';
 import { forwardUpgrade } from './websocket.js';
@@ -44,6 +44,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
       writeRawProblem(socket, routed.code, routed.detail, requestId);
       return;
     }
+    retarget(req, routed);
     forwardUpgrade(req, socket, head, routed, requestId, ctx);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -94,5 +95,17 @@ function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, r
     req.resume();
     return;
   }
+  retarget(req, routed);
   forward(req, res, routed, requestId, ctx);
+}
+
+/**
+ * Makes the request say what was matched: the live request, its shadow copy
+ * and an upgrade all forward `req.url` and report `Host` as x-forwarded-host,
+ * so both become the resolved origin-form target and, for an absolute-form
+ * request line, its authority (RFC 9112 §3.2.2: it replaces Host).
+ */
+function retarget(req: IncomingMessage, routed: Routed): void {
+  req.url = routed.path;
+  if (routed.authority !== null) req.headers.host = routed.authority;
 }
