@@ -229,7 +229,14 @@ const serviceAnalysis = z
 const service = z
   .strictObject({
     match: z.strictObject({
-      pathPrefix: z.string().startsWith('/', { message: 'must start with "/"' }).default('/'),
+      pathPrefix: z
+        .string()
+        .startsWith('/', { message: 'must start with "/"' })
+        // Requests are matched on their normalised path without the query: such a prefix could never match.
+        .refine((p) => !/[?#%\\]/.test(p) && !p.split('/').some((seg) => seg === '.' || seg === '..'), {
+          message: 'must be a plain path: no "?", "#", "%", "\\" or "." / ".." segments (requests are matched on their normalised path)',
+        })
+        .default('/'),
       host: z.string().min(1).optional(),
     }),
     stickiness: z

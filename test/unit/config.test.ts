@@ -118,6 +118,12 @@ describe('valid fixtures', () => {
     expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual([problem]);
   });
 
+  test.each(['/fraud?x=1', '/fraud#a', '/fr%61ud', '/a\\b', '/fraud/../x', '/./fraud'])('pathPrefix %s is refused: it could never match a normalised path', (prefix) => {
+    const text = SERVICE.replace('pathPrefix: /fraud', `pathPrefix: "${prefix.replace(/\\/g, '\\\\')}"`);
+    const problems = problemsOf(refusal(() => parseConfig(text, {})));
+    expect(problems).toEqual([expect.stringMatching(/^services\.fraud-scorer\.match\.pathPrefix: must be a plain path/)]);
+  });
+
   test('a minimal config gets the documented defaults', () => {
     const config = loadConfig(fixture('valid-minimal.yaml'), {});
     expect(config.proxy.listen).toEqual({ host: '0.0.0.0', port: 8080 });
