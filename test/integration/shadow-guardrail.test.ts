@@ -11,7 +11,12 @@ analysis: { interval: 200ms, bucket: 100ms, flush: 100ms, settle: 250ms, baselin
 const SERVICE_EXTRA = `    analysis: { minCandidateRequests: 30, latencyEnabled: false, srmMinExpected: 1000 }
     guardrail: { field: score, min: 0, max: 1 }
     shadow: { prediction: { field: score, kind: score } }`;
-const SHADOW_FIRST = '[ { shadow: 100, bake: 1s }, { weight: 50, bake: 1s } ]';
+/**
+ * A step passes once baked on enough compared requests without evidence against the candidate, so a
+ * shadow step meant to be failed bakes long enough for the evidence to build however slowly a busy
+ * machine sends the traffic; one meant to pass bakes a second.
+ */
+const shadowFirst = (bake: string) => `[ { shadow: 100, bake: ${bake} }, { weight: 50, bake: 1s } ]`;
 
 let cleanup: Array<() => Promise<void>> = [];
 
@@ -20,10 +25,10 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function gatewayWithShadowStep(): Promise<{ gateway: Gateway; v2: SampleBackend }> {
+async function gatewayWithShadowStep(bake: string): Promise<{ gateway: Gateway; v2: SampleBackend }> {
   const [v1, v2] = await Promise.all([startSampleBackend({ version: 'v1' }), startSampleBackend({ version: 'v2' })]);
   cleanup.push(() => Promise.all([v1.close(), v2.close()]).then(() => undefined));
-  const yaml = configYaml({ v1: [v1.url], v2: [v2.url] }, FAST_LOOP, SERVICE_EXTRA).replace(/steps: \[.*\]/, `steps: ${SHADOW_FIRST}`);
+  const yaml = configYaml({ v1: [v1.url], v2: [v2.url] }, FAST_LOOP, SERVICE_EXTRA).replace(/steps: \[.*\]/, `steps: ${shadowFirst(bake)}`);
   const gateway = await startTestGateway(yaml);
   cleanup.push(() => gateway.close());
   return { gateway, v2 };
@@ -52,14 +57,14 @@ async function shadowOutcomes(gateway: Gateway, outcome: string): Promise<number
 
 describe('the prediction guardrail on a shadow step', () => {
   it('rolls back a candidate whose shadow answers 200 with scores above 1 on 15 % of requests, before any client sees it', async () => {
-    const { gateway, v2 } = await gatewayWithShadowStep();
+    const { gateway, v2 } = await gatewayWithShadowStep('60s');
     v2.behaviour.outOfRangeRate = 0.15;
     const load = traffic(gateway);
     cleanup.push(() => load.stop().then(() => undefined));
     await admin(gateway, 'POST', `/api/v1/services/${SERVICE}/rollout`, { candidate: 'v2' });
     expect(gateway.routing.view(SERVICE)?.state).toMatchObject({ weightBp: 0, shadow: { version: 'v2' } });
 
-    await expect.poll(() => gateway.routing.view(SERVICE)?.state.phase, { timeout: 10_000, interval: 50 }).toBe('rolled_back');
+    await expect.poll(() => gateway.routing.view(SERVICE)?.state.phase, { timeout: 60_000, interval: 50 }).toBe('rolled_back');
     const state = gateway.routing.view(SERVICE)?.state;
     console.log(`rolled back: ${state?.reason}`);
     expect(state?.stepIndex).toBe(0);
@@ -79,10 +84,10 @@ describe('the prediction guardrail on a shadow step', () => {
     // The impossible scores also reach the drift figures, in a bin of their own.
     expect(rollback?.verdict?.shadow?.drift?.figures).toMatchObject({ stableOutOfRange: 0, psiBins: 11 });
     expect(rollback?.verdict?.shadow?.drift?.figures.shadowOutOfRange).toBeGreaterThan(0.05);
-  });
+  }, 90_000);
 
   it('passes the shadow step of a candidate whose scores stay within the guardrail', async () => {
-    const { gateway } = await gatewayWithShadowStep();
+    const { gateway } = await gatewayWithShadowStep('1s');
     const load = traffic(gateway);
     cleanup.push(() => load.stop().then(() => undefined));
     await admin(gateway, 'POST', `/api/v1/services/${SERVICE}/rollout`, { candidate: 'v2' });
