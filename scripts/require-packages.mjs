@@ -12,6 +12,8 @@ const REQUIRED = [
   { binary: 'prometheus-alertmanager', package: 'prometheus-alertmanager' },
   { binary: 'amtool', package: 'prometheus-alertmanager' },
   { binary: 'chromium', package: 'chromium' },
+  { binary: 'openssl', package: 'openssl' },
+  { binary: 'curl', package: 'curl' },
 ];
 
 const onPath = (name) =>

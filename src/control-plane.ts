@@ -19,6 +19,7 @@ import { WebhookNotifier } from './notifier/webhook-notifier.js';
 import { MemoryStore } from './store/memory/memory-store.js';
 import { createRedisStore } from './store/redis/connect.js';
 import { snapshotFileFor } from './store/snapshot/snapshot-file.js';
+import type { TlsFeed } from './tls/tls-registry.js';
 
 export interface ControlPlaneOptions {
   readonly clock: Clock;
@@ -31,6 +32,8 @@ export interface ControlPlaneOptions {
   readonly windows: { drain(): WindowSlice[] };
   /** Whether the request path serves (the proxy in this process, or the cluster's workers), for /readyz. */
   readonly proxy: () => ProxyReadiness;
+  /** The admin listener's TLS material, kept current across reloads. */
+  readonly tls: TlsFeed;
 }
 
 /**
@@ -117,22 +120,26 @@ export async function startControlPlane(config: Config, o: ControlPlaneOptions):
     onError: (service) => metrics.onAnalysisError(service),
     onRound: (round) => metrics.onRound(round),
   });
-  const admin = createAdminServer({
-    commands,
-    routing,
-    catalog,
-    clock,
-    log,
-    tokens: config.admin.tokens,
-    metrics,
-    audit: (query) => store.readAudit(query),
-    verdict: (service) => store.getVerdict(service),
-    windows: (service, fromMs, toMs) => store.readWindows(service, fromMs, toMs, a.bucket),
-    proxy: o.proxy,
-  });
+  const admin = createAdminServer(
+    {
+      commands,
+      routing,
+      catalog,
+      clock,
+      log,
+      tokens: config.admin.tokens,
+      metrics,
+      audit: (query) => store.readAudit(query),
+      verdict: (service) => store.getVerdict(service),
+      windows: (service, fromMs, toMs) => store.readWindows(service, fromMs, toMs, a.bucket),
+      proxy: o.proxy,
+    },
+    // HTTPS with admin.tls, swapping its certificate when the files are reloaded.
+    o.tls,
+  );
   let adminUrl: string;
   try {
-    adminUrl = await listen(admin, config.admin.listen.host, o.adminPort ?? config.admin.listen.port, 'admin.listen');
+    adminUrl = await listen(admin, config.admin.listen.host, o.adminPort ?? config.admin.listen.port, 'admin.listen', o.tls.current().admin !== null);
   } catch (err) {
     // Nothing may keep a process that cannot serve alive: the resync timer, the store's reconnects.
     routing.stop();

@@ -13,6 +13,7 @@ import type { Config } from './config/schema.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import type { Metrics } from './metrics/metrics.js';
 import { startProxyPlane, type ProxyPlane } from './proxy-plane.js';
+import { TlsRegistry } from './tls/tls-registry.js';
 
 export { createStore } from './control-plane.js';
 
@@ -39,12 +40,24 @@ export interface Gateway {
   readonly analysis: AnalysisLoop;
   readonly flusher: Flusher;
   readonly metrics: Metrics;
+  /** Re-reads the TLS files (SIGHUP): changed, good ones are used by the next handshakes; returns how many changed. */
+  reloadTls(): number;
   /** Graceful shutdown: unready at once, stop taking connections after the drain delay, finish what is in flight, flush, close. */
   drain(): Promise<void>;
   close(): Promise<void>;
 }
 
 export const DEFAULT_RESYNC_MS = 5_000;
+
+/** How often the TLS files' status is polled for a rewrite on disk. */
+const TLS_WATCH_MS = 1_000;
+
+/** Starts following the TLS files on disk, and keeps the certificate expiry metric on what is loaded. */
+export function watchTls(tls: TlsRegistry, metrics: Metrics): void {
+  metrics.onTlsCerts(tls.certs());
+  tls.onChange(() => metrics.onTlsCerts(tls.certs()));
+  tls.watch(TLS_WATCH_MS);
+}
 
 export function createLogger(config: Config): Logger {
   return pino({ level: config.log.level, base: { app: 'switchyard' } });
@@ -55,7 +68,7 @@ function startLocalProxy(
   config: Config,
   control: ControlPlane,
   recorder: WindowRecorder,
-  o: { clock: Clock; log: Logger; newId: () => string; proxyPort?: number },
+  o: { clock: Clock; log: Logger; newId: () => string; proxyPort?: number; tls: TlsRegistry },
 ): Promise<ProxyPlane> {
   const { metrics } = control;
   return startProxyPlane(config, {
@@ -78,6 +91,7 @@ function startLocalProxy(
     },
     onFallback: (service, from, to) => metrics.onFallback(service, from, to),
     onEjection: (service, ejection) => metrics.onEjection(service, ejection.version, ejection.target),
+    tls: o.tls,
     ...(o.proxyPort === undefined ? {} : { proxyPort: o.proxyPort }),
   });
 }
@@ -89,6 +103,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const newId = options.newId ?? randomUUID;
   const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock, saturated: loopSaturation() });
   let proxyListening = false;
+  const tls = TlsRegistry.open(config, log);
   const control = await startControlPlane(config, {
     clock,
     log,
@@ -96,23 +111,27 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     resyncMs: options.resyncMs ?? DEFAULT_RESYNC_MS,
     windows: recorder,
     proxy: () => ({ listening: proxyListening }),
+    tls,
     ...(options.replicaName === undefined ? {} : { replicaName: options.replicaName }),
     ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
   });
   const { metrics, routing, catalog, store } = control;
   let proxy: ProxyPlane;
   try {
-    proxy = await startLocalProxy(config, control, recorder, { clock, log, newId, proxyPort: options.proxyPort });
+    proxy = await startLocalProxy(config, control, recorder, { clock, log, newId, proxyPort: options.proxyPort, tls });
   } catch (err) {
     // Fail fast or serve: a gateway without its proxy port must not hold the admin port, the store or the lease.
     await control.close();
+    tls.close();
     throw err;
   }
   proxyListening = true;
   control.start();
+  watchTls(tls, metrics);
   log.info({ proxy: proxy.proxyUrl, admin: control.adminUrl, store: store.kind, services: catalog.names }, 'switchyard listening');
 
   const close = async () => {
+    tls.close();
     await proxy.close();
     await control.close();
   };
@@ -126,6 +145,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     flusher: control.flusher,
     metrics,
     close,
+    reloadTls: () => tls.reload('SIGHUP'),
     drain: async () => {
       routing.markDraining();
       log.info({ delayMs: config.proxy.drainDelay, timeoutMs: config.proxy.drainTimeout }, 'draining: readiness fails, still taking connections for the drain delay');

@@ -4,8 +4,10 @@ import type { RequestObserver, ShadowObserver } from './app/request-observer.js'
 import type { Config } from './config/schema.js';
 import { listen } from './http/listen.js';
 import { Resolver, type RouteViews } from './http/proxy/resolve.js';
+import { trustedHops } from './http/proxy/headers.js';
 import { createProxyServer } from './http/proxy/server.js';
 import type { Ejection } from './http/proxy/upstream-pool.js';
+import type { TlsFeed } from './tls/tls-registry.js';
 
 export interface ProxyPlaneOptions {
   readonly clock: Clock;
@@ -20,6 +22,8 @@ export interface ProxyPlaneOptions {
   readonly shadowObserver: ShadowObserver;
   readonly onFallback: (service: string, from: string, to: string) => void;
   readonly onEjection: (service: string, ejection: Ejection) => void;
+  /** The proxy listener's and the targets' TLS material, kept current across reloads. */
+  readonly tls: TlsFeed;
 }
 
 /** The request path: the proxy server with its resolver and upstream pools, in memory only. */
@@ -35,17 +39,23 @@ export async function startProxyPlane(config: Config, o: ProxyPlaneOptions): Pro
     o.onEjection(service, ejection);
     o.log.warn({ service, ...ejection }, 'target ejected after failing in a row');
   };
-  const resolver = new Resolver(config.services, o.views, o.clock, o.newId, onEjection);
-  const proxy = createProxyServer(resolver, {
-    log: o.log,
-    observer: o.observer,
-    shadowObserver: o.shadowObserver,
-    now: () => o.clock.now(),
-    accessLog: config.proxy.accessLog,
-    onFallback: o.onFallback,
-  });
+  const resolver = new Resolver(config.services, o.views, o.clock, o.newId, onEjection, o.tls);
+  const proxy = createProxyServer(
+    resolver,
+    {
+      log: o.log,
+      observer: o.observer,
+      shadowObserver: o.shadowObserver,
+      now: () => o.clock.now(),
+      accessLog: config.proxy.accessLog,
+      onFallback: o.onFallback,
+    },
+    // HTTPS with proxy.tls, following its reloads; X-Forwarded-Proto is believed from proxy.trustedProxies only.
+    { tls: o.tls, trustedHop: trustedHops(config.proxy.trustedProxies) },
+  );
   proxy.server.keepAliveTimeout = config.proxy.keepAliveTimeout;
-  const proxyUrl = await listen(proxy.server, config.proxy.listen.host, o.proxyPort ?? config.proxy.listen.port, 'proxy.listen');
+  const secure = o.tls.current().proxy !== null;
+  const proxyUrl = await listen(proxy.server, config.proxy.listen.host, o.proxyPort ?? config.proxy.listen.port, 'proxy.listen', secure);
   return {
     proxyUrl,
     drain: () => proxy.drain(config.proxy.drainDelay, config.proxy.drainTimeout),

@@ -7,6 +7,7 @@ import { RoutingTable } from '../../src/app/routing-table.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Resolver } from '../../src/http/proxy/resolve.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import { TlsMirror } from '../../src/tls/tls-registry.js';
 
 export const BENCH_SERVICE = 'bench-model';
 export const STICKY_HEADER = 'x-user-id';
@@ -57,6 +58,6 @@ export async function buildCore(backend: string): Promise<BenchCore> {
   if (view?.state.revision !== state.revision || view.state.candidate !== 'v2') {
     throw new Error(`routing table did not follow the store: ${JSON.stringify(view?.state)}`);
   }
-  const resolver = new Resolver(config.services, routing, systemClock, () => randomUUID(), () => undefined);
+  const resolver = new Resolver(config.services, routing, systemClock, () => randomUUID(), () => undefined, new TlsMirror());
   return { resolver, routing };
 }

@@ -39,7 +39,7 @@ export function createUndiciProxyServer(resolver: Resolver, log: Logger, options
   };
   const server = createServer((req, res) => {
     const requestId = resolver.requestId(req);
-    const routed = resolver.resolve(req);
+    const routed = resolver.resolve(req, false);
     if (!routed.ok) {
       sendProblem(res, routed.code, routed.detail, requestId, routed.service, null);
       req.resume();

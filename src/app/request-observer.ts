@@ -3,11 +3,12 @@ import type { PairResult } from '../core/shadow/comparison.js';
 /**
  * How a proxied request ended, as the metrics and the analysis count it.
  * `timeout`: no connection or no response headers in time (504).
+ * `tls`: the TLS handshake with an https:// target failed (an untrusted or expired certificate, a name mismatch, a client certificate refused): 502.
  * `guardrail`: the answer broke the service's prediction guardrail; the analysis counts it as an error.
  * `response_idle`: the answer stopped for `timeouts.idle` after its headers and was cut, a timeout of the version.
  * `upload_idle`: the client's upload stopped for `timeouts.idle` (408): the client's doing, never the version's.
  */
-export type Outcome = 'ok' | 'status' | 'timeout' | 'connect' | 'guardrail' | 'response_idle' | 'upload_idle';
+export type Outcome = 'ok' | 'status' | 'timeout' | 'connect' | 'tls' | 'guardrail' | 'response_idle' | 'upload_idle';
 
 /** Whether an outcome is a failure of the version that served it (an error in the metrics and the analysis windows). */
 export function failedVersion(outcome: Outcome): boolean {

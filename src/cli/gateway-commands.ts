@@ -55,6 +55,31 @@ function drainOnSignals(drain: () => Promise<void>, log: Logger): void {
   process.on('SIGTERM', onSignal);
 }
 
+/**
+ * SIGHUP re-reads the TLS files (the files are also followed on disk). The
+ * handler goes in before the gateway starts, as the signal's default action
+ * would end the process; one that arrives during the start is acted on once
+ * the gateway serves (whoever rewrote the files just then meant it). Returns
+ * what hands it the gateway's reload.
+ */
+function reloadTlsOnSignal(log: Logger): (reloadTls: () => number) => void {
+  let reloadTls: (() => number) | null = null;
+  let held = false;
+  const onSignal = () => {
+    if (reloadTls === null) {
+      held = true;
+      return;
+    }
+    const changed = reloadTls();
+    log.info({ signal: 'SIGHUP', changed }, changed === 0 ? 'SIGHUP: TLS files re-read, nothing changed' : `SIGHUP: TLS files re-read, ${changed} set-up(s) changed`);
+  };
+  process.on('SIGHUP', onSignal);
+  return (reload) => {
+    reloadTls = reload;
+    if (held) onSignal();
+  };
+}
+
 export function addGatewayCommands(program: Command, io: CliIo): void {
   program
     .command('serve')
@@ -70,14 +95,10 @@ export function addGatewayCommands(program: Command, io: CliIo): void {
       const count = opts.workers ?? config.proxy.workers;
       // Refused before anything starts, in one process too: a config /readyz could never pass under --workers.
       readyWorkersNeeded(config, count);
-      let drain: () => Promise<void>;
-      if (count > 1) {
-        const { startCluster } = await import('../cluster/primary.js');
-        drain = (await startCluster(config, { workers: count, log })).drain;
-      } else {
-        drain = (await startGateway(config, { log })).drain;
-      }
-      drainOnSignals(drain, log);
+      const serving = reloadTlsOnSignal(log);
+      const gateway = count > 1 ? await (await import('../cluster/primary.js')).startCluster(config, { workers: count, log }) : await startGateway(config, { log });
+      drainOnSignals(gateway.drain, log);
+      serving(gateway.reloadTls);
     });
 
   program

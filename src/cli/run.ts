@@ -44,8 +44,19 @@ export async function run(args: readonly string[], io: CliIo = processIo): Promi
       return err.exitCode;
     }
     // serve: a config that does not load is a usage error; anything else failed.
-    const message = err instanceof Error ? err.message : String(err);
-    io.err(`switchyard: ${message}\n`);
+    io.err(`switchyard: ${failureText(err)}\n`);
     return isSwitchyardError(err) && err.code === 'SY_ERR_CONFIG' ? EXIT.usage : EXIT.refused;
   }
+}
+
+/**
+ * A config with one problem reads as one line, like every other failure
+ * (`config.yaml is invalid: admin.tls.cert (/etc/sy/admin.pem): file not found`);
+ * several stay one per line, under the file's name.
+ */
+function failureText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const problems = isSwitchyardError(err) && err.code === 'SY_ERR_CONFIG' ? err.details?.['problems'] : undefined;
+  if (!Array.isArray(problems) || problems.length !== 1) return message;
+  return `${message.split('\n')[0]} ${String(problems[0])}`;
 }

@@ -4,6 +4,7 @@ import type { WindowSlice } from '../core/analysis/window.js';
 import type { Override } from '../core/override.js';
 import type { RolloutState } from '../core/rollout-state.js';
 import type { SeriesCounts } from '../metrics/request-tally.js';
+import type { TlsBundle } from '../tls/material.js';
 import type { ShadowCounts } from '../metrics/shadow-tally.js';
 
 /**
@@ -21,7 +22,9 @@ export interface WireView {
 
 export type ToWorker =
   /** The answer to `hello`: the config to serve and every service's view. */
-  | { readonly type: 'init'; readonly config: Config; readonly views: readonly WireView[] }
+  | { readonly type: 'init'; readonly config: Config; readonly views: readonly WireView[]; readonly tls: TlsBundle }
+  /** The TLS material changed (SIGHUP or a file rewritten on disk): new handshakes use it. */
+  | { readonly type: 'tls'; readonly tls: TlsBundle }
   /** A service's view changed (a state or override write anywhere in the fleet). */
   | { readonly type: 'view'; readonly view: WireView }
   /** Shut down gracefully: the drain of a single process, then exit. */

@@ -4,8 +4,9 @@ import type { Logger } from '../app/logger.js';
 import type { Config } from '../config/schema.js';
 import type { WindowSlice } from '../core/analysis/window.js';
 import { startControlPlane, type ControlPlane } from '../control-plane.js';
-import { DEFAULT_RESYNC_MS } from '../main.js';
+import { DEFAULT_RESYNC_MS, watchTls } from '../main.js';
 import { readyWorkersNeeded } from './ready-workers.js';
+import { TlsRegistry } from '../tls/tls-registry.js';
 import { WorkerFleet } from './worker-fleet.js';
 
 export interface ClusterOptions {
@@ -19,6 +20,8 @@ export interface ClusterGateway {
   readonly control: ControlPlane;
   /** Drains every worker (the single-process drain in each), then flushes and closes the control plane. */
   drain(): Promise<void>;
+  /** Re-reads the TLS files (SIGHUP): changed, good ones reach the admin port and every worker; returns how many changed. */
+  reloadTls(): number;
 }
 
 /**
@@ -35,7 +38,8 @@ export async function startCluster(config: Config, o: ClusterOptions): Promise<C
   const { log } = o;
   const needed = readyWorkersNeeded(config, o.workers);
   const inbox: WindowSlice[] = [];
-  const fleet = new WorkerFleet(config, { workers: o.workers, needed, log, inbox });
+  const tls = TlsRegistry.open(config, log);
+  const fleet = new WorkerFleet(config, { workers: o.workers, needed, log, inbox, tls });
   const control = await startControlPlane(config, {
     clock: systemClock,
     log,
@@ -43,15 +47,18 @@ export async function startCluster(config: Config, o: ClusterOptions): Promise<C
     resyncMs: DEFAULT_RESYNC_MS,
     windows: { drain: () => inbox.splice(0) },
     proxy: () => fleet.readiness(),
+    tls,
   });
   let proxyUrl: string;
   try {
     proxyUrl = await fleet.start(control);
   } catch (err) {
     await control.close();
+    tls.close();
     throw err;
   }
   control.start();
+  watchTls(tls, control.metrics);
   const { adminUrl, routing } = control;
   log.info({ proxy: proxyUrl, admin: adminUrl, workers: o.workers, readyWorkers: needed, store: control.store.kind, services: control.catalog.names }, 'switchyard listening');
 
@@ -59,11 +66,13 @@ export async function startCluster(config: Config, o: ClusterOptions): Promise<C
     proxyUrl,
     adminUrl,
     control,
+    reloadTls: () => tls.reload('SIGHUP'),
     drain: async () => {
       routing.markDraining();
       log.info({ workers: fleet.size, delayMs: config.proxy.drainDelay, timeoutMs: config.proxy.drainTimeout }, 'draining: readiness fails, workers finish what is in flight');
       await fleet.drain();
       await control.close();
+      tls.close();
       log.info({}, 'drained and closed');
     },
   };

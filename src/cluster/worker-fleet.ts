@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { WindowSlice } from '../core/analysis/window.js';
 import type { ControlPlane } from '../control-plane.js';
 import type { ProxyReadiness } from '../http/admin/deps.js';
+import type { TlsFeed } from '../tls/tls-registry.js';
 import { toWire, type ToPrimary, type ToWorker, type WireView } from './messages.js';
 
 /** A worker that dies is forked again after this, doubling up to the cap while it keeps dying young. */
@@ -21,6 +22,8 @@ export interface WorkerFleetOptions {
   readonly log: Logger;
   /** Where the workers' analysis windows go, for the control plane's flusher. */
   readonly inbox: WindowSlice[];
+  /** The TLS material the workers serve with; each change is sent to them. */
+  readonly tls: TlsFeed;
 }
 
 /**
@@ -59,6 +62,9 @@ export class WorkerFleet {
     cluster.setupPrimary({ exec: fileURLToPath(new URL(`./worker-main${extname(here)}`, import.meta.url)), serialization: 'advanced' });
     control.routing.onUpdate((service, view) => {
       for (const worker of this.live) this.send(worker, { type: 'view', view: toWire(service, view) });
+    });
+    this.o.tls.onChange((tls) => {
+      for (const worker of this.live) this.send(worker, { type: 'tls', tls });
     });
     const listening = new Promise<void>((resolve, reject) => {
       this.allListening = resolve;
@@ -120,7 +126,7 @@ export class WorkerFleet {
     switch (message.type) {
       case 'hello':
         // A worker still starting when the drain began missed that message: it gets it now instead of work.
-        this.send(worker, this.stopping ? { type: 'drain' } : { type: 'init', config: this.config, views: this.views(control) });
+        this.send(worker, this.stopping ? { type: 'drain' } : { type: 'init', config: this.config, views: this.views(control), tls: this.o.tls.current() });
         return;
       case 'ready':
         this.proxyUrl ??= message.proxyUrl;

@@ -6,6 +6,7 @@ import { loopSaturation } from '../app/loop-saturation.js';
 import { WindowRecorder } from '../app/window-recorder.js';
 import { RequestTally } from '../metrics/request-tally.js';
 import { ShadowTally } from '../metrics/shadow-tally.js';
+import { TlsMirror } from '../tls/tls-registry.js';
 import { startProxyPlane } from '../proxy-plane.js';
 import { fromWire, type ToPrimary, type ToWorker } from './messages.js';
 
@@ -23,21 +24,28 @@ const BATCH_MS = 250;
  */
 export function runWorker(send: (message: ToPrimary, sent?: () => void) => void, workerId: number): void {
   const views = new Map<string, ServiceView>();
+  const tls = new TlsMirror();
   /** Set once the proxy listens; a drain asked for before that runs as soon as it does. */
   let drain: (() => Promise<void>) | null = null;
   let drainAsked = false;
   let started = false;
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
+  // The primary re-reads the TLS files on SIGHUP and sends them; the signal's default would end a worker.
+  process.on('SIGHUP', () => undefined);
   process.on('message', (message: ToWorker) => {
     switch (message.type) {
       case 'view':
         views.set(message.view.service, fromWire(message.view));
         return;
+      case 'tls':
+        tls.set(message.tls);
+        return;
       case 'init':
         if (started) return;
         started = true;
         for (const wire of message.views) views.set(wire.service, fromWire(wire));
+        tls.set(message.tls);
         serve(message.config).catch((err: unknown) => {
           // The primary says why once for the host (a busy port fails every worker alike).
           send({ type: 'failed', detail: err instanceof Error ? err.message : String(err) }, () => process.exit(1));
@@ -78,6 +86,7 @@ export function runWorker(send: (message: ToPrimary, sent?: () => void) => void,
       },
       onFallback: (service, from, to) => send({ type: 'fallback', service, from, to }),
       onEjection: (service, e) => send({ type: 'ejection', service, version: e.version, target: e.target }),
+      tls,
     });
     const sendBatch = () => {
       const series = [...tally.all()];

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { SwitchyardError } from '../core/errors.js';
 import { substituteEnv, type EnvProblem } from './env.js';
-import { configSchema, type Config } from './schema.js';
+import { tlsFileProblems } from '../tls/tls-registry.js';
+import { configSchema, type Config, type ListenerTlsConfig, type TargetTlsConfig } from './schema.js';
 
 /** `services.fraud-scorer.versions.v2.targets[0]` from zod's path array. */
 function formatPath(path: readonly PropertyKey[]): string {
@@ -19,11 +21,29 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The PEM file paths of the TLS blocks, read from `baseDir` when relative (the config file's directory). */
+function resolveTlsFiles(config: Config, baseDir: string): void {
+  const fix = (block: ListenerTlsConfig | TargetTlsConfig | undefined) => {
+    if (block === undefined) return;
+    const w = block as Writable<ListenerTlsConfig & TargetTlsConfig>;
+    for (const name of ['cert', 'key', 'ca'] as const) if (w[name] !== undefined) w[name] = resolve(baseDir, w[name]);
+  };
+  fix(config.proxy.tls);
+  fix(config.admin.tls);
+  for (const service of Object.values(config.services)) {
+    fix(service.tls);
+    for (const version of Object.values(service.versions)) fix(version.tls);
+  }
+}
+
 /**
  * Parses and validates a config text. Every problem is reported at once, each
- * with its field path; the result is frozen.
+ * with its field path; the result is frozen. Relative TLS file paths are read
+ * from `baseDir` (the config file's directory; the working directory without one).
  */
-export function parseConfig(text: string, env: Readonly<Record<string, string | undefined>>, source = 'config'): Config {
+export function parseConfig(text: string, env: Readonly<Record<string, string | undefined>>, source = 'config', baseDir = '.'): Config {
   let tree: unknown;
   try {
     tree = parseYaml(text);
@@ -39,6 +59,7 @@ export function parseConfig(text: string, env: Readonly<Record<string, string | 
   if (lines.length > 0 || !result.success) {
     throw new SwitchyardError('SY_ERR_CONFIG', `${source} is invalid:\n  ${lines.join('\n  ')}`, { problems: lines });
   }
+  resolveTlsFiles(result.data, baseDir);
   return deepFreeze(result.data);
 }
 
@@ -49,5 +70,8 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
   } catch (err) {
     throw new SwitchyardError('SY_ERR_CONFIG', `cannot read config file ${file}: ${(err as Error).message}`);
   }
-  return parseConfig(text, env, file);
+  const config = parseConfig(text, env, file, dirname(file));
+  const problems = tlsFileProblems(config, Date.now());
+  if (problems.length > 0) throw new SwitchyardError('SY_ERR_CONFIG', `${file} is invalid:\n  ${problems.join('\n  ')}`, { problems });
+  return config;
 }

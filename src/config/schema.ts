@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -54,12 +55,77 @@ const target = z.string().transform((text, ctx) => {
     ctx.addIssue({ code: 'custom', message: `not a URL (got "${text}")` });
     return z.NEVER;
   }
-  if (url.protocol !== 'http:') ctx.addIssue({ code: 'custom', message: `only http:// targets are supported (got "${text}")` });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `only http:// and https:// targets are supported (got "${text}")` });
   if (url.pathname !== '/' || url.search !== '' || url.username !== '') {
-    ctx.addIssue({ code: 'custom', message: `give an origin like http://host:port; the request path is forwarded unchanged (got "${text}")` });
+    ctx.addIssue({ code: 'custom', message: `give an origin like http://host:port or https://host:port; the request path is forwarded unchanged (got "${text}")` });
   }
   return url.origin;
 });
+
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+const tlsVersion = z.enum(TLS_VERSIONS, { message: 'must be TLSv1.2 or TLSv1.3' });
+/** A PEM file; a relative path is read from the config file's directory. */
+const pemFile = z.string().min(1, { message: 'give the path of a PEM file' });
+
+/**
+ * TLS on a listener (`proxy.tls`, `admin.tls`): its certificate and key and,
+ * for mutual TLS, the CA that signs client certificates. The files are read
+ * at start, on SIGHUP and when they change on disk (src/tls).
+ */
+const listenerTls = z
+  .strictObject({
+    cert: pemFile,
+    key: pemFile,
+    ca: pemFile.optional(),
+    /** require: a connection without a certificate the CA signed is refused; optional: one is asked for, and a bad one refused. */
+    clientAuth: z.enum(['require', 'optional'], { message: 'must be require or optional' }).optional(),
+    minVersion: tlsVersion.default('TLSv1.2'),
+  })
+  .superRefine((t, ctx) => {
+    if (t.clientAuth !== undefined && t.ca === undefined) ctx.addIssue({ code: 'custom', path: ['ca'], message: 'clientAuth needs ca, the CA file that signs client certificates' });
+    if (t.ca !== undefined && t.clientAuth === undefined) ctx.addIssue({ code: 'custom', path: ['clientAuth'], message: 'ca only verifies client certificates: set clientAuth to require or optional' });
+  }, { when: () => true });
+
+/** A DNS name to send as SNI and to verify the target's certificate against. */
+const serverName = z
+  .string()
+  .regex(/^(?=.{1,253}$)[a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, { message: 'not a DNS name' })
+  .refine((n) => isIP(n) === 0, { message: 'an IP address is not sent as SNI: leave serverName out, the target\'s IP is verified' });
+
+/**
+ * TLS to https:// targets, set on a service (inherited by its versions) or on
+ * a version (its fields win). cert and key come together, and are inherited together.
+ */
+const targetTls = z
+  .strictObject({
+    /** Extra CAs, trusted besides the system's. */
+    ca: pemFile.optional(),
+    serverName: serverName.optional(),
+    cert: pemFile.optional(),
+    key: pemFile.optional(),
+    minVersion: tlsVersion.optional(),
+    insecureSkipVerify: z.boolean().optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.cert !== undefined && t.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'cert needs key, the private key of the client certificate' });
+    if (t.key !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'key needs cert, the client certificate' });
+  }, { when: () => true });
+
+export type ListenerTlsConfig = z.output<typeof listenerTls>;
+export type TargetTlsConfig = z.output<typeof targetTls>;
+
+/** An IPv4 or IPv6 address, or a CIDR block of them. */
+const cidr = z.string().refine(
+  (text) => {
+    const [address = '', prefix, ...rest] = text.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    if (prefix === undefined) return true;
+    const bits = Number(prefix);
+    return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+  },
+  { message: 'not an IP address or CIDR block like 10.0.0.0/8 or fd00::/8' },
+);
 
 /** A share of sticky keys mirrored to a shadow: more than 0, at most 100, two decimals. */
 const shadowPercent = percent.refine((p) => p > 0, { message: 'must be more than 0: stop the shadow instead of mirroring nothing' });
@@ -246,7 +312,7 @@ const service = z
       })
       .prefault({ cookie: 'sy_uid' }),
     versions: z
-      .record(name, z.strictObject({ targets: z.array(target).min(1, { message: 'needs at least one target' }) }))
+      .record(name, z.strictObject({ targets: z.array(target).min(1, { message: 'needs at least one target' }), tls: targetTls.optional() }))
       .refine((v) => Object.keys(v).length > 0, { message: 'needs at least one version' }),
     timeouts: z
       .strictObject({
@@ -259,6 +325,7 @@ const service = z
         upstreamIdle: timeout.prefault('4s'),
       })
       .prefault({}),
+    tls: targetTls.optional(),
     analysis: serviceAnalysis,
     fallback,
     health,
@@ -293,6 +360,13 @@ const service = z
     });
     if (isShadowStep(svc.rollout.steps.at(-1))) {
       ctx.addIssue({ code: 'custom', path: ['rollout', 'steps'], message: 'a weighted step must follow the shadow steps, or the last one would promote a version no client has used' });
+    }
+    const secure = (targets: readonly string[]) => targets.some((t) => t.startsWith('https:'));
+    for (const [version, v] of Object.entries(svc.versions)) {
+      if (v.tls !== undefined && !secure(v.targets)) ctx.addIssue({ code: 'custom', path: ['versions', version, 'tls'], message: 'applies only to https:// targets, and this version has none' });
+    }
+    if (svc.tls !== undefined && !Object.values(svc.versions).some((v) => secure(v.targets))) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'applies only to https:// targets, and no version of this service has one' });
     }
     const standing = svc.shadow?.version ?? null;
     if (standing !== null && !(standing in svc.versions)) {
@@ -360,10 +434,17 @@ export const configSchema = z.strictObject({
       workers: z.int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(64, { message: 'must be at most 64' }).default(1),
       /** Proxy workers that must be alive for /readyz; absent: half of the workers, rounded up. */
       readyWorkers: z.int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(64, { message: 'must be at most 64' }).optional(),
+      /** Serve the proxy port over TLS (HTTPS); the sticky cookie is then Secure. */
+      tls: listenerTls.optional(),
+      /**
+       * Hops (addresses or CIDR blocks) whose X-Forwarded-Proto is believed: a load balancer
+       * that ends TLS in front. From any other client the gateway sets it to its own scheme.
+       */
+      trustedProxies: z.array(cidr).default([]),
     })
     .prefault({}),
   admin: z
-    .strictObject({ listen: listen('127.0.0.1:8081'), tokens: z.array(token).default([]) })
+    .strictObject({ listen: listen('127.0.0.1:8081'), tokens: z.array(token).default([]), tls: listenerTls.optional() })
     .prefault({ listen: '127.0.0.1:8081', tokens: [] }),
   store: z.strictObject({ redis: redis.optional() }).prefault({}),
   /**

@@ -13,6 +13,7 @@ export const ERRORS = {
   SY_ERR_SHADOW_CONFLICT: { status: 409, title: 'Version cannot be shadowed' },
   SY_ERR_UNAUTHENTICATED: { status: 401, title: 'Missing or unknown token' },
   SY_ERR_FORBIDDEN: { status: 403, title: 'Token lacks the operator role' },
+  SY_ERR_CLIENT_CERT: { status: 403, title: 'Client certificate not trusted' },
   SY_ERR_STORE_UNAVAILABLE: { status: 503, title: 'Store unreachable' },
   SY_ERR_SCHEMA_TOO_NEW: { status: 503, title: 'State written by a newer Switchyard' },
   SY_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Body too large' },
@@ -24,6 +25,7 @@ export const ERRORS = {
   SY_ERR_BAD_TARGET: { status: 400, title: 'Malformed request target' },
   SY_ERR_UPSTREAM_CONNECT: { status: 502, title: 'Upstream unreachable' },
   SY_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
+  SY_ERR_UPSTREAM_TLS: { status: 502, title: 'TLS to the upstream failed' },
   SY_ERR_CONFIG: { status: 500, title: 'Invalid configuration' },
   SY_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

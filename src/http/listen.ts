@@ -24,10 +24,11 @@ export class ListenError extends Error {
 
 /**
  * Listens and answers the URL clients use (a wildcard address is shown as
- * loopback). `field` names the config field the address came from, for the
- * ListenError thrown when the address cannot be bound.
+ * loopback; `https://` when `secure`, the server being a TLS one). `field`
+ * names the config field the address came from, for the ListenError thrown
+ * when the address cannot be bound.
  */
-export async function listen(server: Server, host: string, port: number, field: string): Promise<string> {
+export async function listen(server: Server, host: string, port: number, field: string, secure = false): Promise<string> {
   server.listen(port, host);
   try {
     await once(server, 'listening');
@@ -36,5 +37,5 @@ export async function listen(server: Server, host: string, port: number, field: 
   }
   const address = server.address() as AddressInfo;
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${shown === '0.0.0.0' ? '127.0.0.1' : shown}:${address.port}`;
+  return `${secure ? 'https' : 'http'}://${shown === '0.0.0.0' ? '127.0.0.1' : shown}:${address.port}`;
 }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { LoadedCert } from '../tls/material.js';
 import type { Clock } from '../app/clock.js';
 import type { RequestObserver, RequestRecord, ShadowDrop, ShadowObserver, ShadowRecord } from '../app/request-observer.js';
 import { ROUTING_SOURCES, type RoutingSource, type ServiceView } from '../app/routing-table.js';
@@ -57,6 +58,7 @@ export class Metrics implements RequestObserver, ShadowObserver {
   private readonly leader: Gauge;
   private readonly workers: Gauge;
   private readonly drainCut: Counter;
+  private readonly certExpiry: Gauge<'field' | 'file' | 'subject'>;
   private readonly shadowVerdicts: Counter<'service' | 'version' | 'result'>;
   private readonly shadowDrift: Gauge<'service' | 'version'>;
   private readonly shadowDisagreement: Gauge<'service' | 'version'>;
@@ -182,6 +184,12 @@ export class Metrics implements RequestObserver, ShadowObserver {
       help: 'Requests and streams still open when the drain timeout ended, cut by the shutdown (proxy.drainTimeout).',
       registers,
     });
+    this.certExpiry = new Gauge({
+      name: 'switchyard_tls_cert_expiry_seconds',
+      help: 'When each certificate the gateway loaded expires, as a Unix time in seconds, by the config field and file it came from and its subject (listener and client certificates and their CAs). Alert on it minus time().',
+      labelNames: ['field', 'file', 'subject'],
+      registers,
+    });
     this.shadowVerdicts = new Counter({
       name: 'switchyard_shadow_verdicts_total',
       help: "Verdicts of the analysis on a shadow (the detector on the shadow's answers against stable's to the same requests), by result.",
@@ -232,6 +240,12 @@ export class Metrics implements RequestObserver, ShadowObserver {
   /** The drain timeout ended with `cut` requests or streams still open, and they were cut. */
   onDrainCut(cut: number): void {
     this.drainCut.inc(cut);
+  }
+
+  /** The certificates loaded now: a reloaded file's old certificates leave the metric. */
+  onTlsCerts(certs: readonly LoadedCert[]): void {
+    this.certExpiry.reset();
+    for (const c of certs) this.certExpiry.set({ field: c.field, file: c.file, subject: c.subject }, Math.floor(c.notAfterMs / 1000));
   }
 
   /** A request that `from` failed and `to` answered (a version, or `fallback-response`). */

@@ -14,7 +14,8 @@ import type { RequestObserver, RequestRecord, StaleRetryReason } from '../app/re
 export const STATUS_CLASSES = ['error', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
-export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'status', 'guardrail'] as const;
+/** Appended to, never reordered: a cluster's workers send their counts as arrays by this index. */
+export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'status', 'guardrail', 'tls'] as const;
 
 /** Requests ended by a timeout: no answer's headers in time (504), an answer that stalled (cut), an upload that stalled (408). */
 export const TIMEOUT_KINDS = ['request', 'response_idle', 'upload_idle'] as const;
@@ -101,6 +102,9 @@ export class RequestTally implements RequestObserver {
         break;
       case 'guardrail':
         series.errors[3]! += 1;
+        break;
+      case 'tls':
+        series.errors[4]! += 1;
         break;
       case 'ok':
         break;
@@ -227,7 +231,7 @@ export function registerRequestMetrics(registry: Registry, tally: RequestTally):
   });
   new Counter({
     name: 'switchyard_upstream_errors_total',
-    help: 'Failed upstream attempts by service, version and kind: connect (no connection), timeout (no answer in time, or an answer that stalled: switchyard_timeouts_total has which), status (answered with an error status), guardrail (answer outside the prediction guardrail).',
+    help: 'Failed upstream attempts by service, version and kind: connect (no connection), timeout (no answer in time, or an answer that stalled: switchyard_timeouts_total has which), status (answered with an error status), guardrail (answer outside the prediction guardrail), tls (the TLS handshake with an https:// target failed: certificate not trusted or expired, name mismatch, client certificate refused).',
     labelNames: ['service', 'version', 'kind'] as const,
     registers: [registry],
     collect() {

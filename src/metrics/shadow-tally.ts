@@ -9,7 +9,7 @@ import type { ShadowDrop, ShadowObserver, ShadowRecord } from '../app/request-ob
  * windows (the console's charts and the verdict's figures).
  */
 
-export const SHADOW_OUTCOMES = ['ok', 'status', 'timeout', 'connect', 'guardrail'] as const;
+export const SHADOW_OUTCOMES = ['ok', 'status', 'timeout', 'connect', 'guardrail', 'tls'] as const;
 export const SHADOW_DROPS: readonly ShadowDrop[] = ['concurrency', 'body'];
 
 /** The counts of one (service, shadow version), as they cross a process boundary too. */
@@ -78,7 +78,7 @@ export class ShadowTally implements ShadowObserver {
 export function registerShadowMetrics(registry: Registry, tally: ShadowTally): void {
   new Counter({
     name: 'switchyard_shadow_requests_total',
-    help: 'Copies of live requests answered (or not) by a shadow version, by outcome: ok, status (5xx), timeout, connect, guardrail (a 2xx answer outside the prediction guardrail). Never seen by clients.',
+    help: 'Copies of live requests answered (or not) by a shadow version, by outcome: ok, status (5xx), timeout, connect, guardrail (a 2xx answer outside the prediction guardrail), tls (the handshake with an https:// shadow failed). Never seen by clients.',
     labelNames: ['service', 'version', 'outcome'] as const,
     registers: [registry],
     collect() {

@@ -186,9 +186,9 @@ describe('valid fixtures', () => {
 const INVALID: Record<string, readonly string[]> = {
   'invalid-target-url.yaml': ['services.fraud-scorer.versions.v2.targets[0]: not a URL (got "127.0.0.1 port 9002")'],
   'invalid-target-path.yaml': [
-    'services.fraud-scorer.versions.v1.targets[0]: give an origin like http://host:port; the request path is forwarded unchanged (got "http://127.0.0.1:9001/predict")',
+    'services.fraud-scorer.versions.v1.targets[0]: give an origin like http://host:port or https://host:port; the request path is forwarded unchanged (got "http://127.0.0.1:9001/predict")',
   ],
-  'invalid-target-https.yaml': ['services.fraud-scorer.versions.v1.targets[1]: only http:// targets are supported (got "https://127.0.0.1:9443")'],
+  'invalid-target-scheme.yaml': ['services.fraud-scorer.versions.v1.targets[1]: only http:// and https:// targets are supported (got "ws://127.0.0.1:9443")'],
   'invalid-no-targets.yaml': ['services.fraud-scorer.versions.v2.targets: needs at least one target'],
   'invalid-unknown-field.yaml': ['services.fraud-scorer.rollout: Unrecognized key: "stratgey"'],
   'invalid-unknown-top-level.yaml': ['(root): Unrecognized key: "metrics"'],
@@ -285,7 +285,7 @@ services:
         'admin.listen: not a host:port address (got "127.0.0.1:99999")',
         'admin.tokens[0].token: environment variable SY_TEST_UNSET_TOKEN is not set',
         'services.fraud-scorer.rollout.steps[0].bake: not a duration like 500ms, 30s, 5m or 1h (got "soon")',
-        'services.ranker.versions.v1.targets[0]: only http:// targets are supported (got "ftp://files")',
+        'services.ranker.versions.v1.targets[0]: only http:// and https:// targets are supported (got "ftp://files")',
       ]),
     );
   });

@@ -1,5 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
-import { authenticate } from './auth.js';
+import { authenticate, refuseUnverifiedClientCert } from './auth.js';
 import type { AdminDeps } from './deps.js';
 import { notFound, problemHandler } from './problem.js';
 import { alertsRouter } from './routes-alerts.js';
@@ -32,6 +32,7 @@ export function createAdminApp(deps: AdminDeps): Express {
   // ETags are revisions, set by the routes; express's body hashes would only confuse If-Match.
   app.set('etag', false);
   app.use(noStore);
+  app.use(refuseUnverifiedClientCert);
   app.use(healthRouter(deps));
   app.use(metricsRouter(deps.metrics));
   app.use(openapiRouter());

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 import { SwitchyardError } from '../../core/errors.js';
+import { unverifiedClientCert } from '../tls-listener.js';
 
 export type Role = 'read' | 'operator';
 
@@ -86,4 +87,14 @@ export const requireOperator: RequestHandler = (req, res, next) => {
       { role: caller.role },
     ),
   );
+};
+
+/**
+ * With `admin.tls.clientAuth: optional` a client certificate that did not
+ * verify is refused on every path (unverifiedClientCert says why); a client
+ * that sends none goes on to the token check as before.
+ */
+export const refuseUnverifiedClientCert: RequestHandler = (req, _res, next) => {
+  const refused = unverifiedClientCert(req.socket, 'admin');
+  next(refused === null ? undefined : new SwitchyardError('SY_ERR_CLIENT_CERT', refused));
 };

@@ -374,14 +374,32 @@ function responseSchemas(): Record<string, Json> {
 
 type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 503;
 
-const ERROR_RESPONSES: Record<ErrorStatus, { name: string; description: string; headers?: Record<string, Json> }> = {
+interface ErrorResponse {
+  readonly name: string;
+  readonly description: string;
+  readonly headers?: Record<string, Json>;
+}
+
+const ERROR_RESPONSES: Record<ErrorStatus, ErrorResponse> = {
   400: { name: 'BadRequest', description: 'Invalid request: `errors` lists every field problem.' },
   401: { name: 'Unauthorized', description: 'Missing or unknown bearer token.', headers: { 'WWW-Authenticate': ref('headers', 'WWW-Authenticate') } },
-  403: { name: 'Forbidden', description: 'The token has the read role; writes need operator.' },
+  403: {
+    name: 'Forbidden',
+    description: 'The token has the read role; writes need operator (`SY_ERR_FORBIDDEN`). Or, as on every path, the client certificate did not verify against `admin.tls.ca` (`SY_ERR_CLIENT_CERT`).',
+  },
   404: { name: 'NotFound', description: 'Unknown service, override or route.' },
   409: { name: 'Conflict', description: 'Stale If-Match revision, a command not allowed in this phase, or outside the release windows.' },
   413: { name: 'PayloadTooLarge', description: 'The body is over the limit.' },
   503: { name: 'ServiceUnavailable', description: 'The store is unreachable.', headers: { 'Retry-After': ref('headers', 'Retry-After') } },
+};
+
+/**
+ * With `admin.tls.clientAuth: optional`, a request whose client certificate did
+ * not verify is refused on every path, probes included (auth.ts).
+ */
+const CLIENT_CERT_RESPONSE: ErrorResponse = {
+  name: 'ClientCertificateRefused',
+  description: 'The client certificate did not verify against `admin.tls.ca` (`SY_ERR_CLIENT_CERT`); send one that CA signed, or none.',
 };
 
 interface Operation {
@@ -411,9 +429,11 @@ function operation(op: Operation): Json {
   const responses: Record<string, Json> = { '200': op.ok, ...op.extra };
   const errors = new Set<ErrorStatus>(op.errors ?? []);
   if (op.access !== 'none') errors.add(401);
-  if (op.access === 'operator') errors.add(403);
+  errors.add(403);
   for (const status of [...errors].sort((a, b) => a - b)) {
-    if (responses[String(status)] === undefined) responses[String(status)] = ref('responses', ERROR_RESPONSES[status].name);
+    if (responses[String(status)] !== undefined) continue;
+    const name = status === 403 && op.access !== 'operator' ? CLIENT_CERT_RESPONSE.name : ERROR_RESPONSES[status].name;
+    responses[String(status)] = ref('responses', name);
   }
   const role = op.access === 'none' ? 'No token.' : op.access === 'read' ? 'Token role: read or operator.' : 'Token role: operator.';
   return {
@@ -648,7 +668,7 @@ function paths(): Record<string, Record<string, Json>> {
 
 function components(): Json {
   const responses = Object.fromEntries(
-    Object.values(ERROR_RESPONSES).map(({ name, description, headers }) => [
+    [...Object.values(ERROR_RESPONSES), CLIENT_CERT_RESPONSE].map(({ name, description, headers }) => [
       name,
       { description, ...(headers === undefined ? {} : { headers }), content: { [PROBLEM_TYPE]: { schema: schemaRef('Problem') } } },
     ]),
@@ -723,7 +743,8 @@ export function buildOpenApiDocument(): OpenApiDocument {
       description:
         'Releases ML model versions behind the Switchyard gateway: canaries, blue-green switches, overrides, rollbacks. ' +
         `Every /api/v1 call needs \`Authorization: Bearer TOKEN\` except this document; write bodies are JSON up to ${BODY_LIMIT_BYTES} bytes. ` +
-        'Errors are application/problem+json with a stable `code`.',
+        'Errors are application/problem+json with a stable `code`. ' +
+        'With `admin.tls` the port serves HTTPS, and with `clientAuth` it asks for client certificates: mutual TLS adds to the token, it never replaces it.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [{ url: '/', description: 'The admin port' }],

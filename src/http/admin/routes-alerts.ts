@@ -7,11 +7,15 @@ import type { AdminDeps } from './deps.js';
 import { parseInput } from './schemas.js';
 
 /**
- * Switchyard's own alert that a rollout waits for a person (config/prometheus/alerts.yml):
- * rolling back would answer it by machine, so it is never acted on here, even when
- * Alertmanager's routing sends it this way by mistake.
+ * Switchyard's own alerts for people (config/prometheus/alerts.yml): a rollout
+ * that waits for a decision, a certificate to renew. Rolling back would answer
+ * them by machine, so they are never acted on here, even when Alertmanager's
+ * routing sends them this way by mistake, or relabelling gave them a `service`.
  */
-const NEEDS_A_PERSON = 'SwitchyardRolloutHeld';
+const NEEDS_A_PERSON: ReadonlyMap<string, string> = new Map([
+  ['SwitchyardRolloutHeld', 'a held rollout waits for a person; an alert never rolls it back'],
+  ['SwitchyardTlsCertExpiringSoon', 'a certificate to renew is for a person; it never rolls a release back'],
+]);
 
 /** Alertmanager groups many alerts in one post; room for a few hundred. */
 const ALERT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -73,7 +77,8 @@ async function handle(
   const service = alert.labels.service ?? null;
   if (alert.status !== 'firing') return { alert: name, service, outcome: 'ignored', detail: 'resolved alerts change nothing' };
   if (service === null) return { alert: name, service, outcome: 'ignored', detail: 'no service label' };
-  if (name === NEEDS_A_PERSON) return { alert: name, service, outcome: 'ignored', detail: 'a held rollout waits for a person; an alert never rolls it back' };
+  const forAPerson = NEEDS_A_PERSON.get(name);
+  if (forAPerson !== undefined) return { alert: name, service, outcome: 'ignored', detail: forAPerson };
   if (!deps.catalog.names.includes(service)) {
     return { alert: name, service, outcome: 'unknown_service', detail: `no service named ${service} (services: ${deps.catalog.names.join(', ')})` };
   }

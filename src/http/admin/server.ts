@@ -1,9 +1,11 @@
 import { createServer, STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ErrorCode } from '../../core/errors.js';
+import type { TlsFeed } from '../../tls/tls-registry.js';
 import { problem, PROBLEM_TYPE, type Problem } from '../problem.js';
 import { createAdminApp } from './app.js';
 import type { AdminDeps } from './deps.js';
+import { createTlsServer } from '../tls-listener.js';
 
 /** Parser failures that have their own status; any other parse error is a plain 400. */
 const CLIENT_ERRORS: Readonly<Record<string, ErrorCode>> = {
@@ -52,11 +54,14 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 /**
- * The admin API's HTTP server, not yet listening: the express app plus answers
- * for what Node refuses below it. main.ts listens on the admin port, tests on port 0.
+ * The admin API's server, not yet listening: the express app plus answers for
+ * what Node refuses below it; HTTPS when the feed has `admin.tls` material.
+ * main.ts listens on the admin port, tests on port 0.
  */
-export function createAdminServer(deps: AdminDeps): Server {
-  const server = createServer(createAdminApp(deps));
+export function createAdminServer(deps: AdminDeps, tls: TlsFeed | null = null): Server {
+  const app = createAdminApp(deps);
+  const material = tls?.current().admin ?? null;
+  const server = tls === null || material === null ? createServer(app) : createTlsServer('admin', material, tls, deps.log, app);
   server.on('clientError', answerClientError);
   // Node answers 100-continue itself; any other expectation is refused as RFC 9110 §10.1.1 says.
   server.on('checkExpectation', (req, res: ServerResponse) => {

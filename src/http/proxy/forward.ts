@@ -1,4 +1,4 @@
-import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../app/logger.js';
 import { failedVersion, type Outcome, type RequestObserver, type ShadowObserver, type StaleRetryReason } from '../../app/request-observer.js';
@@ -10,6 +10,7 @@ import type { Routed } from './resolve.js';
 import { sendProblem } from './respond.js';
 import { ShadowCopy } from './shadow-copy.js';
 import { staleConnection } from './stale-retry.js';
+import { tlsFailure } from './tls-errors.js';
 import type { Target, VersionPool } from './upstream-pool.js';
 
 export interface ForwardContext {
@@ -29,11 +30,13 @@ type Guardrail = NonNullable<Routed['route']['config']['guardrail']>;
 /** nginx's code for "the client closed the request": not the version's fault, not an error. */
 const CLIENT_CLOSED = 499;
 
-type Failure = 'timeout' | 'connect' | 'status' | 'guardrail' | 'response_idle';
+type Failure = 'timeout' | 'connect' | 'tls' | 'status' | 'guardrail' | 'response_idle';
+/** The failures of an attempt that got no answer. */
+type NoAnswer = 'timeout' | 'connect' | 'tls';
 
 /**
  * Streams one request to a target of the assigned version and its answer back.
- * A candidate that fails (connect error, timeout, a configured status) gets the
+ * A candidate that fails (connect error, TLS failure, timeout, a configured status) gets the
  * request replayed once on stable when the body could be kept; the failure
  * still counts against the candidate. A request whose reused keep-alive
  * connection turns out stale is sent once more on a fresh one to the same
@@ -113,15 +116,8 @@ class Exchange {
       this.attemptStartedAt = performance.now();
       this.staleRetry = undefined;
     }
-    const upstream = request({
-      host: target.hostname,
-      port: target.port,
-      method: this.req.method,
-      path: this.req.url,
-      // A connection of its own, closed after the answer: the pool's idle ones may be as stale as the one that failed.
-      agent: fresh ? false : target.agent,
-      headers: upstreamHeaders(this.req, target, pool.version, this.requestId, false),
-    });
+    // A fresh attempt goes on a connection of its own: the pool's idle ones may be as stale as the one that failed.
+    const upstream = target.request(this.req.method, this.req.url, upstreamHeaders(this.req, target, pool.version, this.requestId, false), fresh);
     this.upstream = upstream;
     upstream.on('socket', (socket: Socket) => this.onSocket(upstream, socket));
     upstream.on('finish', () => this.sent(upstream));
@@ -148,6 +144,7 @@ class Exchange {
     this.req.pipe(upstream);
   }
 
+  /** A new connection has `timeouts.connect` to be ready: connected, and for https done with its handshake. */
   private onSocket(upstream: ClientRequest, socket: Socket): void {
     if (upstream !== this.upstream) return;
     this.socket = socket;
@@ -155,7 +152,7 @@ class Exchange {
     if (!socket.connecting) return;
     const connectMs = this.routed.route.config.timeouts.connect;
     const connectTimer = setTimeout(() => this.fail('timeout', `no connection within ${connectMs} ms`), connectMs);
-    socket.once('connect', () => clearTimeout(connectTimer));
+    socket.once(this.target?.readyEvent ?? 'connect', () => clearTimeout(connectTimer));
     socket.once('close', () => clearTimeout(connectTimer));
   }
 
@@ -169,8 +166,15 @@ class Exchange {
 
   private onError(upstream: ClientRequest, err: NodeJS.ErrnoException): void {
     if (upstream !== this.upstream || this.settled || this.res.destroyed) return;
+    const origin = this.target?.origin ?? '';
+    // Checked first: a TLS failure is the version's, never a stale connection to send again.
+    const tls = tlsFailure(err);
+    if (tls !== null) {
+      this.fail('tls', `${origin}: ${tls}`);
+      return;
+    }
     const stale = this.staleRetry === undefined ? staleConnection(upstream, this.socket, this.bytesReadBefore, err) : null;
-    const why = `${this.target?.origin ?? ''}: ${err.code ?? err.message}`;
+    const why = `${origin}: ${err.code ?? err.message}`;
     if (stale !== null && (this.body !== null || this.resendable.kept)) this.resendFresh(stale, why);
     else this.fail('connect', why);
   }
@@ -322,14 +326,14 @@ class Exchange {
     this.giveUp(this.pool.version, 'response_idle', why);
   }
 
-  private fail(failure: 'timeout' | 'connect', why: string): void {
+  private fail(failure: NoAnswer, why: string): void {
     if (this.settled || this.res.destroyed) return;
     this.settled = true;
     this.failed(failure, why);
   }
 
   /** The current attempt failed for real: passive health hears of it, then stable or an explicit error answers. */
-  private failed(failure: 'timeout' | 'connect', why: string): void {
+  private failed(failure: NoAnswer, why: string): void {
     clearTimeout(this.timer);
     this.upstream?.destroy();
     const { pool, target } = this;
@@ -389,7 +393,8 @@ class Exchange {
     const timedOut = failure === 'timeout' || failure === 'response_idle';
     this.status = timedOut ? 504 : 502;
     const detail = `version ${version} of service ${route.name} failed: ${why}`;
-    sendProblem(this.res, timedOut ? 'SY_ERR_UPSTREAM_TIMEOUT' : 'SY_ERR_UPSTREAM_CONNECT', detail, this.requestId, route.name, version);
+    const code = timedOut ? 'SY_ERR_UPSTREAM_TIMEOUT' : failure === 'tls' ? 'SY_ERR_UPSTREAM_TLS' : 'SY_ERR_UPSTREAM_CONNECT';
+    sendProblem(this.res, code, detail, this.requestId, route.name, version);
   }
 
   /** The service's configured answer for when no version can answer. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { BlockList, isIP, type Socket } from 'node:net';
 import type { Target } from './upstream-pool.js';
 
 export const VERSION_HEADER = 'x-model-version';
@@ -9,7 +10,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 const UPGRADE_HEADERS = new Set(['connection', 'upgrade']);
 
 /** Headers of a request the gateway sets itself upstream. */
-const SET_UPSTREAM = new Set(['host', 'x-forwarded-for', REQUEST_ID_HEADER, VERSION_HEADER]);
+const SET_UPSTREAM = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', REQUEST_ID_HEADER, VERSION_HEADER]);
 /** Headers of an answer the gateway sets itself for the client. */
 const SET_DOWNSTREAM = new Set([REQUEST_ID_HEADER, VERSION_HEADER]);
 const SET_DOWNSTREAM_WITH_LENGTH = new Set([...SET_DOWNSTREAM, 'content-length']);
@@ -39,13 +40,53 @@ export function copyHeaders(raw: readonly string[], drop: ReadonlySet<string>, k
   return out;
 }
 
-/** The headers sent upstream: hop-by-hop removed, forwarding headers set, version and request id added. */
+export type Scheme = 'http' | 'https';
+
+/**
+ * The scheme the client used, which X-Forwarded-Proto says upstream and which
+ * makes a generated sticky cookie Secure. A trusted hop (`proxy.trustedProxies`:
+ * a load balancer that ends TLS in front) is believed on the first value of its
+ * X-Forwarded-Proto; from anyone else the header is not believed, and the
+ * listener the request arrived on decides. A value other than http or https is
+ * not believed either: nothing could act on it.
+ */
+export function clientScheme(listener: Scheme, fromTrustedHop: boolean, forwardedProto: string | undefined): Scheme {
+  if (!fromTrustedHop || forwardedProto === undefined) return listener;
+  const first = (forwardedProto.split(',')[0] ?? '').trim().toLowerCase();
+  return first === 'http' || first === 'https' ? first : listener;
+}
+
+/**
+ * Whether a connection comes from one of `entries` (addresses and CIDR blocks,
+ * validated by the config schema), with the BlockList built once. An IPv4 entry
+ * also matches its IPv4-mapped IPv6 form, as a dual-stack listener reports it.
+ */
+export function trustedHops(entries: readonly string[]): (socket: Pick<Socket, 'remoteAddress'>) => boolean {
+  if (entries.length === 0) return () => false;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(prefix), family);
+  }
+  return (socket) => {
+    const address = socket.remoteAddress;
+    return address !== undefined && list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
+/**
+ * The headers sent upstream: hop-by-hop removed, forwarding headers set, version
+ * and request id added. The client's own X-Forwarded-Proto is never copied: the
+ * proxy server puts the one it decided (clientScheme) in `req.headers` first.
+ */
 export function upstreamHeaders(req: IncomingMessage, target: Target, version: string, requestId: string, keepUpgrade = false): string[] {
   const out = copyHeaders(req.rawHeaders, SET_UPSTREAM, keepUpgrade);
   const remote = req.socket.remoteAddress ?? '';
   const prior = req.headers['x-forwarded-for'];
   out.push('host', target.host, 'x-forwarded-for', prior === undefined ? remote : `${prior}, ${remote}`);
-  if (req.headers['x-forwarded-proto'] === undefined) out.push('x-forwarded-proto', 'http');
+  out.push('x-forwarded-proto', singleHeader(req.headers['x-forwarded-proto']) ?? 'http');
   if (req.headers['x-forwarded-host'] === undefined && req.headers.host !== undefined) out.push('x-forwarded-host', req.headers.host);
   out.push(REQUEST_ID_HEADER, requestId, VERSION_HEADER, version);
   return out;

@@ -5,9 +5,10 @@ import type { Config, ServiceConfig } from '../../config/schema.js';
 import { assign, type AssignmentReason } from '../../core/assignment.js';
 import { inShadowSample } from '../../core/shadow/sample.js';
 import type { ErrorCode } from '../../core/errors.js';
+import type { TlsFeed } from '../../tls/tls-registry.js';
 import { readCookie, REQUEST_ID_HEADER, singleHeader, VERSION_HEADER } from './headers.js';
 import { RouteMatcher } from './route-matcher.js';
-import { buildPools, type Ejection, type VersionPool } from './upstream-pool.js';
+import { applyTls, buildPools, type Ejection, type VersionPool } from './upstream-pool.js';
 
 const STICKY_COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 /** Client-sent request ids are echoed only when short and printable. */
@@ -64,12 +65,17 @@ export class Resolver {
     private readonly clock: Clock,
     private readonly newId: () => string,
     onEjection: (service: string, ejection: Ejection) => void,
+    /** The TLS material of https:// targets, kept current across reloads. */
+    tls: TlsFeed,
   ) {
     this.matcher = new RouteMatcher(services);
     for (const [name, config] of Object.entries(services)) {
-      const pools = buildPools(config, (ejection) => onEjection(name, ejection));
+      const pools = buildPools(name, config, tls.current(), (ejection) => onEjection(name, ejection));
       this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', '), shadowGate: { inFlight: 0 } });
     }
+    tls.onChange((bundle) => {
+      for (const route of this.routes.values()) applyTls(route.name, route.pools, bundle);
+    });
   }
 
   allPools(): Iterable<ReadonlyMap<string, VersionPool>> {
@@ -85,7 +91,8 @@ export class Resolver {
     return given !== undefined && SAFE_REQUEST_ID.test(given) ? given : this.newId();
   }
 
-  resolve(req: IncomingMessage): Routed | Refused {
+  /** `secure`: the client reached the gateway over HTTPS (here or at a trusted hop), so a generated cookie is Secure. */
+  resolve(req: IncomingMessage, secure: boolean): Routed | Refused {
     const located = this.matcher.locate(req.url ?? '/', req.headers.host);
     if (!located.ok) return located;
     // The matcher is built from the same services as the routes: every name it gives has one.
@@ -109,7 +116,7 @@ export class Resolver {
     let setCookie: string | null = null;
     if (key === undefined) {
       key = this.newId();
-      setCookie = `${stickiness.cookie}=${key}; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax`;
+      setCookie = `${stickiness.cookie}=${key}; Path=/; Max-Age=${STICKY_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
     }
     const assignment = assign(view.state, view.overrides, key, this.clock.now(), requested ?? null);
     const stable = route.pools.get(view.state.stable);

@@ -1,12 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ServerMaterial } from '../../tls/material.js';
+import { TlsMirror, type TlsFeed } from '../../tls/tls-registry.js';
+import { createTlsServer, unverifiedClientCert } from '../tls-listener.js';
 import { forward, type ForwardContext } from './forward.js';
+import { clientScheme, singleHeader, type Scheme } from './headers.js';
 import type { Resolver, Routed } from './resolve.js';
 import { sendProblem, writeRawProblem } from './respond.js';
 import { destroyPools } from './upstream-pool.js';
 import { forwardUpgrade } from './websocket.js';
 
 export interface ProxyServer {
+  /** An https.Server (which is an http.Server too) when the listener had `proxy.tls` material. */
   readonly server: Server;
   /**
    * Closes every connection after its answer from now on, keeps taking new ones
@@ -17,36 +22,67 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
+/** How clients reach the proxy port: over TLS or not, and through which hops. */
+export interface ProxyListener {
+  /** HTTPS when it holds `proxy` material at creation; later material is used by the next handshakes. */
+  readonly tls: TlsFeed;
+  /** Whether a connection comes from `proxy.trustedProxies`, whose X-Forwarded-Proto is believed (see trustedHops). */
+  readonly trustedHop: (socket: Socket) => boolean;
+}
+
+const PLAIN: ProxyListener = { tls: new TlsMirror(), trustedHop: () => false };
+
 const DRAIN_POLL_MS = 50;
 
 /**
- * The request path: a plain node:http server (express costs ~5x here), no store
- * access, no body parsing. Decisions come from the Resolver's in-memory tables.
+ * The request path: a plain node:http server, or node:https with `proxy.tls`
+ * (express costs ~5x here), no store access, no body parsing. Decisions come
+ * from the Resolver's in-memory tables.
  */
-export function createProxyServer(resolver: Resolver, ctx: ForwardContext): ProxyServer {
+export function createProxyServer(resolver: Resolver, ctx: ForwardContext, listener: ProxyListener = PLAIN): ProxyServer {
   let inFlight = 0;
   let draining = false;
-  const server = createServer((req, res) => {
+  const material = listener.tls.current().proxy;
+  const { schemeOf, certRefusal } = arrival(listener, material);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     res.once('close', () => inFlight--);
     // While draining, every answer closes its connection so clients reconnect elsewhere.
     if (draining) res.setHeader('connection', 'close');
-    handle(resolver, ctx, req, res);
-  });
+    const refused = certRefusal(req.socket);
+    if (refused !== null) {
+      res.setHeader('connection', 'close');
+      sendProblem(res, 'SY_ERR_CLIENT_CERT', refused, resolver.requestId(req), null, null);
+      req.resume();
+      return;
+    }
+    handle(resolver, ctx, req, res, schemeOf(req));
+  };
+  const server = material === null ? createServer(onRequest) : createTlsServer('proxy', material, listener.tls, ctx.log, onRequest);
   // Upgraded sockets leave the server's connection tracking; close() ends them.
   const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     const requestId = resolver.requestId(req);
-    const routed = resolver.resolve(req);
+    const refused = certRefusal(socket);
+    if (refused !== null) {
+      writeRawProblem(socket, 'SY_ERR_CLIENT_CERT', refused, requestId);
+      return;
+    }
+    const scheme = schemeOf(req);
+    const routed = resolver.resolve(req, scheme === 'https');
     if (!routed.ok) {
       writeRawProblem(socket, routed.code, routed.detail, requestId);
       return;
     }
-    retarget(req, routed);
+    retarget(req, routed, scheme);
     forwardUpgrade(req, socket, head, routed, requestId, ctx);
   });
+  // With TLS, node:https passes a failed handshake (a plain-HTTP client, an
+  // untrusted certificate, a reset) here too, on a socket it already destroyed:
+  // the `writable` check drops it without a word, which is all a client that
+  // cannot talk TLS to us deserves.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // An answer already on the wire (a stream, say) must not get a status line written into its body;
     // `_httpMessage` is the response in flight on this socket, the check Node's own handler makes.
@@ -58,6 +94,11 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
+  /** Ends every connection, TLS ones still in their handshake too (createTlsServer). */
+  const cutAll = () => {
+    server.closeAllConnections();
+    for (const socket of upgraded) socket.destroy();
+  };
   return {
     server,
     drain: async (delayMs, timeoutMs) => {
@@ -70,8 +111,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
         await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       }
       const cut = inFlight + upgraded.size;
-      server.closeAllConnections();
-      for (const socket of upgraded) socket.destroy();
+      cutAll();
       await closed;
       return { cut };
     },
@@ -80,32 +120,46 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext): Prox
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
-        for (const socket of upgraded) socket.destroy();
+        cutAll();
         destroyPools(resolver.allPools());
       }),
   };
 }
 
-function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
+/** What the listener decides about a request before it is routed: the scheme its client used, or why it is refused. */
+function arrival(listener: ProxyListener, material: ServerMaterial | null): { schemeOf(req: IncomingMessage): Scheme; certRefusal(socket: Socket): string | null } {
+  const own: Scheme = material === null ? 'http' : 'https';
+  return {
+    schemeOf: (req) => {
+      const claimed = singleHeader(req.headers['x-forwarded-proto']);
+      return claimed === undefined ? own : clientScheme(own, listener.trustedHop(req.socket), claimed);
+    },
+    certRefusal: material?.clientAuth === 'optional' ? (socket) => unverifiedClientCert(socket, 'proxy') : () => null,
+  };
+}
+
+function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, scheme: Scheme): void {
   const requestId = resolver.requestId(req);
-  const routed = resolver.resolve(req);
+  const routed = resolver.resolve(req, scheme === 'https');
   if (!routed.ok) {
     sendProblem(res, routed.code, routed.detail, requestId, routed.service, null);
     req.resume();
     return;
   }
-  retarget(req, routed);
+  retarget(req, routed, scheme);
   forward(req, res, routed, requestId, ctx);
 }
 
 /**
  * Makes the request say what was matched: the live request, its shadow copy
- * and an upgrade all forward `req.url` and report `Host` as x-forwarded-host,
- * so both become the resolved origin-form target and, for an absolute-form
- * request line, its authority (RFC 9112 §3.2.2: it replaces Host).
+ * and an upgrade all forward `req.url`, report `Host` as x-forwarded-host and
+ * `scheme` as x-forwarded-proto (upstreamHeaders), so the URL becomes the
+ * resolved origin-form target, Host, for an absolute-form request line, its
+ * authority (RFC 9112 §3.2.2: it replaces Host), and x-forwarded-proto the
+ * scheme decided here in place of whatever the client sent.
  */
-function retarget(req: IncomingMessage, routed: Routed): void {
+function retarget(req: IncomingMessage, routed: Routed, scheme: Scheme): void {
   req.url = routed.path;
   if (routed.authority !== null) req.headers.host = routed.authority;
+  req.headers['x-forwarded-proto'] = scheme;
 }

@@ -1,4 +1,4 @@
-import { request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Outcome, ShadowObserver, ShadowSide } from '../../app/request-observer.js';
 import { violation } from '../../core/guardrail.js';
 import { comparePair, type PairResult } from '../../core/shadow/comparison.js';
@@ -6,6 +6,7 @@ import { readPrediction } from '../../core/shadow/prediction.js';
 import { upstreamHeaders } from './headers.js';
 import { ReplayBody } from './replay-body.js';
 import type { Routed } from './resolve.js';
+import { tlsFailure } from './tls-errors.js';
 import type { VersionPool } from './upstream-pool.js';
 
 /** Sent with every copy, so a model server can tell a shadow request from a live one (and skip side effects). */
@@ -103,13 +104,13 @@ export class ShadowCopy {
       this.shadowBody = answer;
       this.settle();
     };
-    const upstream = request({ host: target.hostname, port: target.port, method: this.req.method, path: this.req.url, agent: target.agent, headers });
+    const upstream = target.request(this.req.method, this.req.url, headers, false);
     const timer = setTimeout(() => {
       finish('timeout', 504, null);
       upstream.destroy();
     }, this.config.timeoutMs);
     upstream.on('response', (res) => this.read(res, finish));
-    upstream.on('error', () => finish('connect', 502, null));
+    upstream.on('error', (err: NodeJS.ErrnoException) => finish(tlsFailure(err) === null ? 'connect' : 'tls', 502, null));
     upstream.end(body);
   }
 

@@ -1,14 +1,8 @@
-import { Agent } from 'node:http';
 import type { ServiceConfig } from '../../config/schema.js';
+import { targetKey, type TlsBundle } from '../../tls/material.js';
+import { SYSTEM_TRUST, Target, VersionTls } from './upstream-target.js';
 
-export interface Target {
-  readonly origin: string;
-  readonly hostname: string;
-  readonly port: number;
-  /** The Host header sent upstream. */
-  readonly host: string;
-  readonly agent: Agent;
-}
+export type { Target } from './upstream-target.js';
 
 export interface HealthPolicy {
   /** Failures in a row that eject a target. */
@@ -82,38 +76,33 @@ export class VersionPool {
   }
 }
 
-/**
- * Keep-alive agents per target: node:http's Agent, chosen over undici by
- * bench/proxy-core (see the README, "Why node:http for the upstream").
- */
-export function buildPools(service: ServiceConfig, onEjection: (ejection: Ejection) => void): ReadonlyMap<string, VersionPool> {
-  const policy: HealthPolicy = { failures: service.health.failures, cooldownMs: service.health.cooldown, maxCooldownMs: service.health.maxCooldown };
-  const idleMs = service.timeouts.upstreamIdle;
+/** One pool per version of `service`, its https:// targets set up with the version's material in `tls`. */
+export function buildPools(service: string, config: ServiceConfig, tls: TlsBundle, onEjection: (ejection: Ejection) => void): ReadonlyMap<string, VersionPool> {
+  const policy: HealthPolicy = { failures: config.health.failures, cooldownMs: config.health.cooldown, maxCooldownMs: config.health.maxCooldown };
+  const idleMs = config.timeouts.upstreamIdle;
   const pools = new Map<string, VersionPool>();
-  for (const [version, { targets }] of Object.entries(service.versions)) {
-    pools.set(version, new VersionPool(version, targets.map((origin) => makeTarget(origin, idleMs)), policy, onEjection));
+  for (const [version, { targets }] of Object.entries(config.versions)) {
+    const versionTls = new VersionTls(tls.targets[targetKey(service, version)] ?? SYSTEM_TRUST);
+    pools.set(version, new VersionPool(version, targets.map((origin) => new Target(origin, idleMs, versionTls)), policy, onEjection));
   }
   return pools;
 }
 
 /**
- * The agent's `timeout` frees a keep-alive socket idle that long (a shorter
- * `Keep-Alive: timeout` hint from the server wins), so the gateway closes idle
- * connections before the server does: model servers such as uvicorn close them
- * after 5 s without saying so, and a request sent on one as it closes fails.
- * On a socket in use the timeout only emits an event no one listens to.
+ * Hands the https:// targets of `service` whose material changed the new one
+ * (a reload): their next handshakes use it. Targets whose material is the same
+ * keep their connections and cached sessions.
  */
-function makeTarget(origin: string, idleMs: number): Target {
-  const url = new URL(origin);
-  return {
-    origin,
-    hostname: url.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(url.port || 80),
-    host: url.host,
-    agent: new Agent({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 1024, timeout: idleMs }),
-  };
+export function applyTls(service: string, pools: ReadonlyMap<string, VersionPool>, tls: TlsBundle): void {
+  for (const pool of pools.values()) {
+    const material = tls.targets[targetKey(service, pool.version)] ?? SYSTEM_TRUST;
+    const changed = pool.targets.filter((t) => t.secure && !t.uses(material));
+    if (changed.length === 0) continue;
+    const versionTls = new VersionTls(material);
+    for (const target of changed) target.useTls(versionTls);
+  }
 }
 
 export function destroyPools(pools: Iterable<ReadonlyMap<string, VersionPool>>): void {
-  for (const byVersion of pools) for (const pool of byVersion.values()) for (const t of pool.targets) t.agent.destroy();
+  for (const byVersion of pools) for (const pool of byVersion.values()) for (const t of pool.targets) t.destroy();
 }

@@ -1,22 +1,21 @@
-import { request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ForwardContext } from './forward.js';
 import { REQUEST_ID_HEADER, upstreamHeaders, VERSION_HEADER } from './headers.js';
 import type { Routed } from './resolve.js';
 import { writeRawProblem } from './respond.js';
+import { tlsFailure } from './tls-errors.js';
 
-/** Forwards a WebSocket (or any HTTP/1.1 upgrade) to the assigned version, then splices the sockets. */
+/**
+ * Forwards a WebSocket (or any HTTP/1.1 upgrade) to the assigned version, then
+ * splices the sockets. The upgrade goes on a fresh connection: an upgraded one
+ * never returns to the pool, and a pooled idle one may be stale.
+ */
 export function forwardUpgrade(req: IncomingMessage, client: Socket, head: Buffer, routed: Routed, requestId: string, ctx: ForwardContext): void {
   const { log } = ctx;
   const { pool, route } = routed;
   const target = pool.pick(ctx.now());
-  const upstream = request({
-    host: target.hostname,
-    port: target.port,
-    method: req.method,
-    path: req.url,
-    headers: upstreamHeaders(req, target, pool.version, requestId, true),
-  });
+  const upstream = target.request(req.method, req.url, upstreamHeaders(req, target, pool.version, requestId, true), true);
   upstream.setTimeout(route.config.timeouts.request, () => upstream.destroy(new Error('upgrade timed out')));
   client.on('error', () => upstream.destroy());
 
@@ -44,8 +43,11 @@ export function forwardUpgrade(req: IncomingMessage, client: Socket, head: Buffe
   });
 
   upstream.on('error', (err: NodeJS.ErrnoException) => {
-    log.warn({ requestId, service: route.name, version: pool.version, target: target.origin }, `upgrade failed: ${err.message}`);
-    if (client.writable) writeRawProblem(client, 'SY_ERR_UPSTREAM_CONNECT', `version ${pool.version} of service ${route.name} failed: ${err.code ?? err.message}`, requestId);
+    const tls = tlsFailure(err);
+    log.warn({ requestId, service: route.name, version: pool.version, target: target.origin, failure: tls === null ? 'connect' : 'tls' }, `upgrade failed: ${tls ?? err.message}`);
+    if (!client.writable) return;
+    const detail = `version ${pool.version} of service ${route.name} failed: ${tls === null ? (err.code ?? err.message) : `${target.origin}: ${tls}`}`;
+    writeRawProblem(client, tls === null ? 'SY_ERR_UPSTREAM_CONNECT' : 'SY_ERR_UPSTREAM_TLS', detail, requestId);
   });
   upstream.end();
 }
