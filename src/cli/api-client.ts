@@ -1,3 +1,4 @@
+import { describeConnectFailure, type TlsGiven } from './connect-errors.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 /**
@@ -8,12 +9,19 @@ import { CliError, EXIT } from './exit-codes.js';
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8081';
 const TIMEOUT_MS = 10_000;
 
+/** What the client needs of fetch: the global fetch is one, tls-fetch.ts (a CA, a client certificate) another. */
+export type Fetch = (url: string, init: { method: string; headers: Record<string, string>; body: string | null; signal: AbortSignal }) => Promise<Response>;
+
 export interface ClientOptions {
   readonly adminUrl: string;
   readonly token: string | undefined;
-  readonly fetch?: typeof fetch;
+  readonly fetch?: Fetch;
   readonly timeoutMs?: number;
+  /** The TLS files given, for the hints of a failed connection; none by default. */
+  readonly tls?: TlsGiven;
 }
+
+const NO_TLS_GIVEN: TlsGiven = { ca: null, cert: null };
 
 export interface RequestOptions {
   readonly body?: unknown;
@@ -24,7 +32,7 @@ export type Json = Record<string, unknown>;
 
 export class AdminClient {
   private readonly base: string;
-  private readonly doFetch: typeof fetch;
+  private readonly doFetch: Fetch;
 
   constructor(private readonly options: ClientOptions) {
     this.base = options.adminUrl.replace(/\/+$/, '');
@@ -53,7 +61,7 @@ export class AdminClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? TIMEOUT_MS),
       });
     } catch (err) {
-      throw new CliError(EXIT.unavailable, `cannot reach the gateway at ${this.base}: ${causeOf(err)}`);
+      throw new CliError(EXIT.unavailable, `cannot reach the gateway at ${this.base}: ${describeConnectFailure(err, this.base, this.options.tls ?? NO_TLS_GIVEN)}`);
     }
     const text = await res.text().catch(() => '');
     const body = parseJson(text);
@@ -79,15 +87,6 @@ function parseJson(text: string): Json | null {
   } catch {
     return null;
   }
-}
-
-/** fetch hides the socket error in `cause`; ECONNREFUSED is what an operator needs to see. */
-function causeOf(err: unknown): string {
-  if (err instanceof Error && err.name === 'TimeoutError') return 'no answer in time';
-  const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  if (typeof cause?.code === 'string') return cause.code;
-  if (typeof cause?.message === 'string') return cause.message;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Path segments are user text (service names, override keys): always encoded. */

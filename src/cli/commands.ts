@@ -1,8 +1,11 @@
 import { Option, type Command } from 'commander';
+import { adminTls, type AdminTls, type GivenFile } from './admin-tls.js';
 import { AdminClient, DEFAULT_ADMIN_URL, seg, type Json } from './api-client.js';
+import type { TlsGiven } from './connect-errors.js';
 import { usageError } from './exit-codes.js';
 import { formatApplied, formatAssignment, formatAudit, formatOverride, formatOverrides, formatService, formatServices } from './format.js';
 import type { CliIo } from './io.js';
+import { tlsFetch } from './tls-fetch.js';
 import { formatVerdictReport } from './verdict-report.js';
 
 /**
@@ -14,6 +17,9 @@ import { formatVerdictReport } from './verdict-report.js';
 interface GlobalOptions {
   readonly adminUrl?: string;
   readonly token?: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
   readonly json?: boolean;
   readonly force?: boolean;
   readonly ifMatch?: string;
@@ -27,8 +33,11 @@ interface Context {
 
 export function addGlobalOptions(program: Command): void {
   program
-    .option('--admin-url <url>', `admin API base URL (env SWITCHYARD_ADMIN_URL, default ${DEFAULT_ADMIN_URL})`)
-    .option('--token <token>', 'admin bearer token (env SWITCHYARD_ADMIN_TOKEN)')
+    .option('--admin-url <url>', `admin API base URL, http:// or https:// (env SWITCHYARD_ADMIN_URL, default ${DEFAULT_ADMIN_URL})`)
+    .option('--token <token>', 'admin bearer token, needed with mutual TLS too (env SWITCHYARD_ADMIN_TOKEN)')
+    .option('--ca <file>', "CA certificate (PEM) that signed the admin port's certificate, trusted besides the system's (env SWITCHYARD_ADMIN_CA)")
+    .option('--cert <file>', 'client certificate (PEM) for an admin port with mutual TLS (admin.tls.clientAuth); needs --key (env SWITCHYARD_ADMIN_CERT)')
+    .option('--key <file>', 'unencrypted private key (PEM) of --cert (env SWITCHYARD_ADMIN_KEY)')
     .option('--json', "print the API's JSON instead of a table")
     .option('--force', 'release outside the release windows (rollout commands; needs --reason, which goes to the audit log)')
     .option('--if-match <revision>', 'apply a rollout command only if the service is still at this revision (else exit 1, 409)');
@@ -39,7 +48,10 @@ function contextOf(cmd: Command, io: CliIo): Context {
   const adminUrl = globals.adminUrl ?? nonEmpty(io.env['SWITCHYARD_ADMIN_URL']) ?? DEFAULT_ADMIN_URL;
   if (!/^https?:\/\//.test(adminUrl)) throw usageError(`--admin-url: must be an http:// or https:// URL (got ${JSON.stringify(adminUrl)})`);
   const token = globals.token ?? nonEmpty(io.env['SWITCHYARD_ADMIN_TOKEN']);
-  const client = new AdminClient({ adminUrl, token, ...(io.fetch === undefined ? {} : { fetch: io.fetch }) });
+  const tls = adminTls(globals, io.env, adminUrl);
+  // Without TLS settings, what worked before: the global fetch (or the one tests pass).
+  const transport = tls === null ? io.fetch : tlsFetch(tls);
+  const client = new AdminClient({ adminUrl, token, tls: tlsGiven(tls), ...(transport === undefined ? {} : { fetch: transport }) });
   return {
     client,
     globals,
@@ -47,6 +59,12 @@ function contextOf(cmd: Command, io: CliIo): Context {
       io.out(`${globals.json === true ? JSON.stringify(body, null, 2) : human(body)}\n`);
     },
   };
+}
+
+/** The TLS files as the hints of a failed connection name them (`--ca /etc/switchyard/ca.pem`). */
+function tlsGiven(tls: AdminTls | null): TlsGiven {
+  const named = (file: GivenFile | null) => (file === null ? null : `${file.source} ${file.file}`);
+  return { ca: named(tls?.ca ?? null), cert: named(tls?.cert ?? null) };
 }
 
 function nonEmpty(text: string | undefined): string | undefined {

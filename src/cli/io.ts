@@ -3,7 +3,7 @@ export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Defaults to the global fetch. */
+  /** Defaults to the global fetch; with --ca, --cert or --key the CLI uses its own (tls-fetch.ts). */
   readonly fetch?: typeof fetch;
 }
 

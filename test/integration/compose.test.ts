@@ -1,10 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
+import { tlsFileProblems } from '../../src/tls/tls-registry.js';
 
 // No container engine runs here: docker-compose.yml is checked for structure,
 // and the files it mounts are checked by the tools that will read them
@@ -16,15 +21,23 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 interface ComposeService {
   image?: string;
   build?: string | { context: string; dockerfile?: string };
+  entrypoint?: string[];
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
   volumes?: string[];
   depends_on?: string[] | Record<string, { condition: string }>;
+  profiles?: string[];
+  healthcheck?: { test: string[] };
 }
 
-const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
 const services = compose.services;
+
+/** A gateway's environment with each `${NAME:-default}` at its default, as compose gives it without a .env. */
+function resolvedEnv(name: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(services[name]!.environment!).map(([k, v]) => [k, v.replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1')]));
+}
 
 function run(binary: string, args: string[]): { status: number | null; output: string } {
   const result = spawnSync(binary, args, { cwd: ROOT, encoding: 'utf8', timeout: 15_000 });
@@ -33,8 +46,13 @@ function run(binary: string, args: string[]): { status: number | null; output: s
 }
 
 describe('docker-compose.yml', () => {
-  it('has Redis, two gateway replicas, two sample models, Prometheus, Alertmanager and Grafana', () => {
-    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'gateway-1', 'gateway-2', 'grafana', 'model-v1', 'model-v2', 'prometheus', 'redis']);
+  it('has Redis, two gateway replicas, two sample models, Prometheus, Alertmanager and Grafana; the tls profile adds a TLS gateway and its certificates', () => {
+    const inProfile = (profile: string | undefined) =>
+      Object.keys(services)
+        .filter((name) => services[name]!.profiles?.[0] === profile)
+        .sort();
+    expect(inProfile(undefined)).toEqual(['alertmanager', 'gateway-1', 'gateway-2', 'grafana', 'model-v1', 'model-v2', 'prometheus', 'redis']);
+    expect(inProfile('tls')).toEqual(['gateway-tls', 'tls-certs']);
     for (const [name, service] of Object.entries(services)) {
       expect(service.image ?? service.build, `${name} has an image or a build`).toBeTruthy();
     }
@@ -99,11 +117,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives the gateway a config it accepts, with Redis, an open admin port and the tokens of docker-compose.yml', () => {
-    const env = services['gateway-1']!.environment!;
-    const resolved = Object.fromEntries(
-      Object.entries(env).map(([k, v]) => [k, v.replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1')]),
-    );
-    const config = parseConfig(read('config/compose.yaml'), resolved);
+    const config = parseConfig(read('config/compose.yaml'), resolvedEnv('gateway-1'));
     expect(config.store.redis).toMatchObject({ url: 'redis://redis:6379' });
     expect(config.admin.listen.host).toBe('0.0.0.0');
     const alertmanagerToken = config.admin.tokens.find((t) => t.name === 'alertmanager');
@@ -118,6 +132,91 @@ describe('docker-compose.yml', () => {
     // The gateway's targets are the compose model services.
     const targets = Object.values(config.services).flatMap((s) => Object.values(s.versions).flatMap((v) => v.targets.map(String)));
     for (const target of targets) expect(Object.keys(services)).toContain(new URL(target).hostname);
+  });
+});
+
+describe('the tls profile', () => {
+  const gateway = services['gateway-tls']!;
+  const tlsConfig = () => parseConfig(read('config/compose-tls.yaml'), resolvedEnv('gateway-tls'));
+
+  /** Runs config/tls/make-certs.sh as the tls-certs service does, into a fresh directory instead of the volume. */
+  function makeCerts(dir = mkdtempSync(join(tmpdir(), 'sy-compose-tls-')), mode: string[] = []): string {
+    const result = spawnSync('sh', ['config/tls/make-certs.sh', dir, ...mode], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+    return dir;
+  }
+  const pem = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8');
+
+  it('gateway-tls serves compose-tls.yaml: the services of compose.yaml, TLS on both ports and mutual TLS on the admin port', () => {
+    expect(gateway.command).toEqual(['node', 'dist/src/cli/main.js', 'serve', '--config', '/config/compose-tls.yaml']);
+    expect(gateway.volumes).toContain('./config/compose-tls.yaml:/config/compose-tls.yaml:ro');
+    const config = tlsConfig();
+    expect(config.services).toEqual(parseConfig(read('config/compose.yaml'), resolvedEnv('gateway-1')).services);
+    expect(config.store.redis).toMatchObject({ url: 'redis://redis:6379' });
+    expect(config.admin.tls).toEqual({ cert: '/tls/gateway.pem', key: '/tls/gateway-key.pem', ca: '/tls/ca.pem', clientAuth: 'require', minVersion: 'TLSv1.2' });
+    expect(config.proxy.tls).toMatchObject({ cert: '/tls/gateway.pem', key: '/tls/gateway-key.pem' });
+    expect(gateway.ports).toContain(`${config.proxy.listen.port}:${config.proxy.listen.port}`);
+    expect(gateway.ports).toContain(`127.0.0.1:8444:${config.admin.listen.port}`);
+  });
+
+  it('mounts the volume tls-certs writes: read-write there, read-only in the gateway, which waits for it', () => {
+    expect(Object.keys(compose.volumes ?? {})).toContain('switchyard-tls');
+    const certs = services['tls-certs']!;
+    expect(certs.entrypoint).toEqual(['/bin/sh', '/make-certs.sh']);
+    expect(certs.command).toEqual(['/tls']);
+    expect(certs.volumes).toEqual(['./config/tls/make-certs.sh:/make-certs.sh:ro', 'switchyard-tls:/tls']);
+    expect(gateway.volumes).toContain('switchyard-tls:/tls:ro');
+    expect(gateway.depends_on).toMatchObject({ 'tls-certs': { condition: 'service_completed_successfully' } });
+  });
+
+  it('make-certs.sh makes every file the config and the CLI settings name, and the gateway accepts them', () => {
+    const dir = makeCerts();
+    const config = parseConfig(read('config/compose-tls.yaml').replaceAll('/tls/', `${dir}/`), resolvedEnv('gateway-tls'));
+    expect(tlsFileProblems(config, Date.now())).toEqual([]);
+    const ca = new X509Certificate(pem(dir, 'ca.pem'));
+    const server = new X509Certificate(pem(dir, 'gateway.pem'));
+    const cli = new X509Certificate(pem(dir, 'cli.pem'));
+    for (const name of ['gateway-tls', 'localhost']) expect(server.checkHost(name), name).toBe(name);
+    expect(server.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect([server.verify(ca.publicKey), cli.verify(ca.publicKey)]).toEqual([true, true]);
+    const env = resolvedEnv('gateway-tls');
+    expect(env['SWITCHYARD_ADMIN_URL']).toBe(`https://localhost:${config.admin.listen.port}`);
+    for (const name of ['SWITCHYARD_ADMIN_CA', 'SWITCHYARD_ADMIN_CERT', 'SWITCHYARD_ADMIN_KEY']) {
+      expect(existsSync(env[name]!.replace(/^\/tls\//, `${dir}/`)), name).toBe(true);
+    }
+  });
+
+  it('make-certs.sh keeps what it made on a second run, and renew issues a new gateway certificate from the same CA', () => {
+    const dir = makeCerts();
+    const before = { ca: pem(dir, 'ca.pem'), gateway: pem(dir, 'gateway.pem'), cli: pem(dir, 'cli.pem') };
+    makeCerts(dir);
+    expect({ ca: pem(dir, 'ca.pem'), gateway: pem(dir, 'gateway.pem'), cli: pem(dir, 'cli.pem') }).toEqual(before);
+    makeCerts(dir, ['renew']);
+    expect(pem(dir, 'ca.pem')).toBe(before.ca);
+    expect(pem(dir, 'cli.pem')).toBe(before.cli);
+    const renewed = new X509Certificate(pem(dir, 'gateway.pem'));
+    expect(renewed.serialNumber).not.toBe(new X509Certificate(before.gateway).serialNumber);
+    expect(renewed.verify(new X509Certificate(before.ca).publicKey)).toBe(true);
+  });
+
+  it("gateway-tls's healthcheck presents the client certificate and passes on a 200 from /readyz only", async () => {
+    const dir = makeCerts();
+    let status = 200;
+    const admin = createServer({ cert: pem(dir, 'gateway.pem'), key: pem(dir, 'gateway-key.pem'), ca: pem(dir, 'ca.pem'), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      res.writeHead(req.url === '/readyz' ? status : 404).end();
+    });
+    await new Promise<void>((done) => admin.listen(0, '127.0.0.1', done));
+    const [cmd, node, flag, script] = gateway.healthcheck!.test;
+    expect([cmd, node, flag]).toEqual(['CMD', 'node', '-e']);
+    const probe = script!.replaceAll('/tls/', `${dir}/`).replace('localhost:8081', `localhost:${(admin.address() as AddressInfo).port}`);
+    const exitOf = () => new Promise<number>((done) => execFile(process.execPath, ['-e', probe], { timeout: 15_000 }, (err) => done(err === null ? 0 : Number(err.code))));
+    try {
+      expect(await exitOf()).toBe(0);
+      status = 503;
+      expect(await exitOf()).toBe(1);
+    } finally {
+      admin.close();
+    }
   });
 });
 
