@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, pollUntil, versionShare } from './http-probe.js';
+import { pollUntilHttps, versionShareHttps } from './https-probe.js';
 import { own, stopTree } from './proc-tree.js';
 
 /**
  * Switchyard as an operator runs it: `switchyard serve --config FILE --workers N` in
  * its own process tree, with a 10 % sticky canary put in place through the admin API
- * after start, as an operator would.
+ * after start, as an operator would. With `listenerTls` the proxy port serves HTTPS
+ * (`proxy.tls`) and with `targetTls` the service reaches an https:// backend
+ * (`services.<s>.tls`), for bench/proxy-tls; without them the config is bench/proxy's.
  */
 
 export const SERVICE = 'bench-model';
@@ -37,9 +40,13 @@ export function serveHasWorkersFlag(): boolean {
   return help.stdout.includes('--workers');
 }
 
-function configYaml(proxyPort: number, adminPort: number, backend: string, keyHeader: string): string {
+function configYaml(proxyPort: number, adminPort: number, backend: string, keyHeader: string, tls: Pick<SwitchyardOptions, 'listenerTls' | 'targetTls'> = {}): string {
+  const listenerTls = tls.listenerTls === undefined ? '' : `, tls: { cert: "${tls.listenerTls.cert}", key: "${tls.listenerTls.key}" }`;
+  const target = tls.targetTls;
+  const targetTls =
+    target === undefined ? '' : `\n    tls: { ca: "${target.ca}"${target.serverName === undefined ? '' : `, serverName: ${target.serverName}`} }`;
   return `# written by bench/proxy
-proxy: { listen: "127.0.0.1:${proxyPort}", drainDelay: 0s, drainTimeout: 2s }
+proxy: { listen: "127.0.0.1:${proxyPort}", drainDelay: 0s, drainTimeout: 2s${listenerTls} }
 admin:
   listen: "127.0.0.1:${adminPort}"
   tokens:
@@ -49,7 +56,7 @@ services:
   ${SERVICE}:
     match: { pathPrefix: / }
     stickiness: { header: ${keyHeader} }
-    timeouts: { connect: 2s, request: 30s }
+    timeouts: { connect: 2s, request: 30s }${targetTls}
     versions:
       v1: { targets: ["${backend}"] }
       v2: { targets: ["${backend}"] }
@@ -75,18 +82,30 @@ export interface SwitchyardOptions {
   readonly keyHeader: string;
   /** Node flags for the gateway's processes, e.g. --cpu-prof (node:cluster workers inherit them). */
   readonly execArgv?: readonly string[];
+  /** Serve the proxy port over TLS (`proxy.tls`); the bench's own probes trust `ca`, the CA that signed `cert`. */
+  readonly listenerTls?: { readonly cert: string; readonly key: string; readonly ca: string };
+  /** TLS to an https:// `backend` (`services.<s>.tls`): the private CA and, optionally, the name to verify. */
+  readonly targetTls?: { readonly ca: string; readonly serverName?: string };
+  /** Extra environment for the gateway's processes. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startSwitchyard(opts: SwitchyardOptions): Promise<Switchyard> {
   const [proxyPort, adminPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'sy-bench-serve-'));
   const configPath = join(dir, 'switchyard.yaml');
-  writeFileSync(configPath, configYaml(proxyPort, adminPort, opts.backend, opts.keyHeader));
+  writeFileSync(configPath, configYaml(proxyPort, adminPort, opts.backend, opts.keyHeader, opts));
   const args = [...(opts.execArgv ?? []), CLI, 'serve', '--config', configPath];
   if (opts.workersFlag) args.push('--workers', String(opts.workers));
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const env = opts.env === undefined ? {} : { env: { ...process.env, ...opts.env } };
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], ...env });
   own(proc);
-  const url = `http://127.0.0.1:${proxyPort}/predict`;
+  const listenerCa = opts.listenerTls?.ca ?? null;
+  const url = `${listenerCa === null ? 'http' : 'https'}://127.0.0.1:${proxyPort}/predict`;
+  const probeUntilReady = (headers: Record<string, string>) =>
+    listenerCa === null ? pollUntil(url, (r) => r.ok, 20_000, headers) : pollUntilHttps(url, listenerCa, 20_000, headers);
+  const v2Share = (keys: number) =>
+    listenerCa === null ? versionShare(url, keys, opts.keyHeader, 'v2') : versionShareHttps(url, listenerCa, keys, opts.keyHeader, 'v2');
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   const stop = async () => {
@@ -111,13 +130,13 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<Switchya
     exited.catch(() => undefined); // only the start waits on it
     const ready = (async () => {
       await pollUntil(`${adminUrl}/readyz`, (r) => r.ok, 20_000);
-      await pollUntil(url, (r) => r.ok, 20_000, { [opts.keyHeader]: 'ready-probe' });
+      await probeUntilReady({ [opts.keyHeader]: 'ready-probe' });
       await canary();
       // State changes reach every worker as they reach replicas: wait until all of them route the canary.
       const deadline = Date.now() + 10_000;
       let share = 0;
       while (Date.now() < deadline) {
-        share = await versionShare(url, 1000, opts.keyHeader, 'v2');
+        share = await v2Share(1000);
         if (share > 0.07 && share < 0.13) return;
         await new Promise((r) => setTimeout(r, 200));
       }
