@@ -90,7 +90,10 @@ export function addGatewayCommands(program: Command, io: CliIo): void {
       const { loadConfig } = await import('../config/load.js');
       const { createLogger, startGateway } = await import('../main.js');
       const { readyWorkersNeeded } = await import('../cluster/ready-workers.js');
+      const { assertTlsFiles } = await import('../tls/tls-registry.js');
       const config = loadConfig(opts.config);
+      // The files the config names, read now: every problem is one line before anything starts.
+      assertTlsFiles(config, opts.config, Date.now());
       const log = createLogger(config);
       const count = opts.workers ?? config.proxy.workers;
       // Refused before anything starts, in one process too: a config /readyz could never pass under --workers.

@@ -3,7 +3,6 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { SwitchyardError } from '../core/errors.js';
 import { substituteEnv, type EnvProblem } from './env.js';
-import { tlsFileProblems } from '../tls/tls-registry.js';
 import { configSchema, type Config, type ListenerTlsConfig, type TargetTlsConfig } from './schema.js';
 
 /** `services.fraud-scorer.versions.v2.targets[0]` from zod's path array. */
@@ -70,8 +69,5 @@ export function loadConfig(file: string, env: Readonly<Record<string, string | u
   } catch (err) {
     throw new SwitchyardError('SY_ERR_CONFIG', `cannot read config file ${file}: ${(err as Error).message}`);
   }
-  const config = parseConfig(text, env, file, dirname(file));
-  const problems = tlsFileProblems(config, Date.now());
-  if (problems.length > 0) throw new SwitchyardError('SY_ERR_CONFIG', `${file} is invalid:\n  ${problems.join('\n  ')}`, { problems });
-  return config;
+  return parseConfig(text, env, file, dirname(file));
 }

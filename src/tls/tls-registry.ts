@@ -51,6 +51,12 @@ export function tlsFileProblems(config: Config, nowMs: number): string[] {
   return [...new Set(lines)];
 }
 
+/** Refuses a config whose TLS files are bad, as a config error listing them under `source` (the config file's name). */
+export function assertTlsFiles(config: Config, source: string, nowMs: number): void {
+  const problems = tlsFileProblems(config, nowMs);
+  if (problems.length > 0) throw new SwitchyardError('SY_ERR_CONFIG', `${source} is invalid:\n  ${problems.join('\n  ')}`, { problems });
+}
+
 interface Loaded {
   readonly material: ServerMaterial | ClientMaterial;
   readonly certs: readonly LoadedCert[];
