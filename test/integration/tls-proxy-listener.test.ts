@@ -151,6 +151,21 @@ describe('X-Forwarded-Proto and the Secure cookie on a plain listener', () => {
   });
 });
 
+describe('X-Forwarded-Host', () => {
+  it("is the Host the gateway matched unless a trusted hop says which host its client asked for", async () => {
+    const gateway = await gatewayOn('{ listen: "127.0.0.1:0", trustedProxies: ["127.0.0.2/32"] }');
+    const forwardedHost = async (o: ClientOptions) => {
+      expect(answered(await get(`${gateway.proxyUrl}/fraud/h`, o)).status).toBe(200);
+      return backend.seen.at(-1)?.headers['x-forwarded-host'];
+    };
+    const own = new URL(gateway.proxyUrl).host;
+    expect(await forwardedHost({})).toBe(own);
+    expect(await forwardedHost({ headers: { 'x-forwarded-host': 'admin.internal' } })).toBe(own);
+    expect(await forwardedHost({ headers: { 'x-forwarded-host': 'admin.internal' }, localAddress: '127.0.0.3' })).toBe(own);
+    expect(await forwardedHost({ headers: { 'x-forwarded-host': 'models.example.com' }, localAddress: '127.0.0.2' })).toBe('models.example.com');
+  });
+});
+
 describe('proxy.tls.clientAuth', () => {
   const outcome = async (url: string, o: ClientOptions) => {
     const result = await get(url, { ca: ca.caPem, ...o });

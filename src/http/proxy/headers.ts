@@ -10,7 +10,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 const UPGRADE_HEADERS = new Set(['connection', 'upgrade']);
 
 /** Headers of a request the gateway sets itself upstream. */
-const SET_UPSTREAM = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', REQUEST_ID_HEADER, VERSION_HEADER]);
+const SET_UPSTREAM = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', REQUEST_ID_HEADER, VERSION_HEADER]);
 /** Headers of an answer the gateway sets itself for the client. */
 const SET_DOWNSTREAM = new Set([REQUEST_ID_HEADER, VERSION_HEADER]);
 const SET_DOWNSTREAM_WITH_LENGTH = new Set([...SET_DOWNSTREAM, 'content-length']);
@@ -78,8 +78,8 @@ export function trustedHops(entries: readonly string[]): (socket: Pick<Socket, '
 
 /**
  * The headers sent upstream: hop-by-hop removed, forwarding headers set, version
- * and request id added. The client's own X-Forwarded-Proto is never copied: the
- * proxy server puts the one it decided (clientScheme) in `req.headers` first.
+ * and request id added. The client's own X-Forwarded-Proto and -Host are never copied:
+ * the proxy server puts the ones it decided (retarget in server.ts) in `req.headers` first.
  */
 export function upstreamHeaders(req: IncomingMessage, target: Target, version: string, requestId: string, keepUpgrade = false): string[] {
   const out = copyHeaders(req.rawHeaders, SET_UPSTREAM, keepUpgrade);
@@ -87,7 +87,8 @@ export function upstreamHeaders(req: IncomingMessage, target: Target, version: s
   const prior = req.headers['x-forwarded-for'];
   out.push('host', target.host, 'x-forwarded-for', prior === undefined ? remote : `${prior}, ${remote}`);
   out.push('x-forwarded-proto', singleHeader(req.headers['x-forwarded-proto']) ?? 'http');
-  if (req.headers['x-forwarded-host'] === undefined && req.headers.host !== undefined) out.push('x-forwarded-host', req.headers.host);
+  const forwardedHost = singleHeader(req.headers['x-forwarded-host']) ?? req.headers.host;
+  if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
   out.push(REQUEST_ID_HEADER, requestId, VERSION_HEADER, version);
   return out;
 }

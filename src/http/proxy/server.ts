@@ -43,7 +43,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
   let inFlight = 0;
   let draining = false;
   const material = listener.tls.current().proxy;
-  const { schemeOf, certRefusal } = arrival(listener, material);
+  const { forwardedOf, certRefusal } = arrival(listener, material);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     res.once('close', () => inFlight--);
@@ -56,7 +56,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
       req.resume();
       return;
     }
-    handle(resolver, ctx, req, res, schemeOf(req));
+    handle(resolver, ctx, req, res, forwardedOf(req));
   };
   const server = material === null ? createServer(onRequest) : createTlsServer('proxy', material, listener.tls, ctx.log, onRequest);
   // Upgraded sockets leave the server's connection tracking; close() ends them.
@@ -70,13 +70,13 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
       writeRawProblem(socket, 'SY_ERR_CLIENT_CERT', refused, requestId);
       return;
     }
-    const scheme = schemeOf(req);
-    const routed = resolver.resolve(req, scheme === 'https');
+    const forwarded = forwardedOf(req);
+    const routed = resolver.resolve(req, forwarded.scheme === 'https');
     if (!routed.ok) {
       writeRawProblem(socket, routed.code, routed.detail, requestId);
       return;
     }
-    retarget(req, routed, scheme);
+    retarget(req, routed, forwarded);
     forwardUpgrade(req, socket, head, routed, requestId, ctx);
   });
   // With TLS, node:https passes a failed handshake (a plain-HTTP client, an
@@ -126,40 +126,57 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
   };
 }
 
-/** What the listener decides about a request before it is routed: the scheme its client used, or why it is refused. */
-function arrival(listener: ProxyListener, material: ServerMaterial | null): { schemeOf(req: IncomingMessage): Scheme; certRefusal(socket: Socket): string | null } {
+/**
+ * What the gateway vouches for about the client, forwarded as X-Forwarded-Proto and -Host: the
+ * scheme it used (clientScheme) and, from a trusted hop only, the host that hop says it asked
+ * for (null: the request's own Host).
+ */
+interface Forwarded {
+  readonly scheme: Scheme;
+  readonly host: string | null;
+}
+
+/** What the listener decides about a request before it is routed: what its client used, or why it is refused. */
+function arrival(listener: ProxyListener, material: ServerMaterial | null): { forwardedOf(req: IncomingMessage): Forwarded; certRefusal(socket: Socket): string | null } {
   const own: Scheme = material === null ? 'http' : 'https';
   return {
-    schemeOf: (req) => {
-      const claimed = singleHeader(req.headers['x-forwarded-proto']);
-      return claimed === undefined ? own : clientScheme(own, listener.trustedHop(req.socket), claimed);
+    forwardedOf: (req) => {
+      const proto = singleHeader(req.headers['x-forwarded-proto']);
+      const host = singleHeader(req.headers['x-forwarded-host']);
+      // The hop is looked up only when the client claims something.
+      const trusted = (proto !== undefined || host !== undefined) && listener.trustedHop(req.socket);
+      return { scheme: proto === undefined ? own : clientScheme(own, trusted, proto), host: trusted && host !== undefined ? host : null };
     },
     certRefusal: material?.clientAuth === 'optional' ? (socket) => unverifiedClientCert(socket, 'proxy') : () => null,
   };
 }
 
-function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, scheme: Scheme): void {
+function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, forwarded: Forwarded): void {
   const requestId = resolver.requestId(req);
-  const routed = resolver.resolve(req, scheme === 'https');
+  const routed = resolver.resolve(req, forwarded.scheme === 'https');
   if (!routed.ok) {
     sendProblem(res, routed.code, routed.detail, requestId, routed.service, null);
     req.resume();
     return;
   }
-  retarget(req, routed, scheme);
+  retarget(req, routed, forwarded);
   forward(req, res, routed, requestId, ctx);
 }
 
 /**
  * Makes the request say what was matched: the live request, its shadow copy
- * and an upgrade all forward `req.url`, report `Host` as x-forwarded-host and
- * `scheme` as x-forwarded-proto (upstreamHeaders), so the URL becomes the
- * resolved origin-form target, Host, for an absolute-form request line, its
- * authority (RFC 9112 §3.2.2: it replaces Host), and x-forwarded-proto the
- * scheme decided here in place of whatever the client sent.
+ * and an upgrade all forward `req.url` and the x-forwarded-proto and -host
+ * headers set here (upstreamHeaders), so the URL becomes the resolved
+ * origin-form target, Host, for an absolute-form request line, its authority
+ * (RFC 9112 §3.2.2: it replaces Host), and the forwarding headers what was
+ * decided here in place of whatever the client sent: x-forwarded-host is a
+ * trusted hop's, else the Host the gateway matched.
  */
-function retarget(req: IncomingMessage, routed: Routed, scheme: Scheme): void {
+function retarget(req: IncomingMessage, routed: Routed, forwarded: Forwarded): void {
   req.url = routed.path;
   if (routed.authority !== null) req.headers.host = routed.authority;
-  req.headers['x-forwarded-proto'] = scheme;
+  req.headers['x-forwarded-proto'] = forwarded.scheme;
+  const host = forwarded.host ?? req.headers.host;
+  if (host === undefined) delete req.headers['x-forwarded-host'];
+  else req.headers['x-forwarded-host'] = host;
 }
