@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { AdminTls } from './admin-tls.js';
 import type { Fetch } from './api-client.js';
 
@@ -26,7 +27,8 @@ async function toResponse(res: IncomingMessage): Promise<Response> {
  */
 export function tlsFetch(tls: AdminTls): Fetch {
   const pem = {
-    ...(tls.ca === null ? {} : { ca: tls.ca.pem }),
+    // Besides Node's roots, not instead of them: a CA given to OpenSSL replaces the default store.
+    ...(tls.ca === null ? {} : { ca: [...rootCertificates, tls.ca.pem] }),
     ...(tls.cert === null || tls.key === null ? {} : { cert: tls.cert.pem, key: tls.key.pem }),
   };
   return (url, init) =>
