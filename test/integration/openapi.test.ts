@@ -302,6 +302,27 @@ describe('OpenAPI document', () => {
     expect(schemaProblems(doc, state, withoutManual, 'state')).toContain('state.manual: required, missing');
   });
 
+  it("describes /readyz as a host with proxy workers answers it, ready or not", async () => {
+    const doc = JSON.parse(served.text) as Doc;
+    const schemaOf = (status: string) => doc.paths['/readyz']!['get'].responses[status].content['application/json'].schema;
+    let alive = 2;
+    const host = await startAdmin({ patch: (d) => ({ ...d, proxy: () => ({ listening: true, workers: { alive, needed: 2 } }) }) });
+    try {
+      const ready = await fetch(`${host.url}/readyz`);
+      const readyBody = (await ready.json()) as Record<string, unknown>;
+      expect(ready.status).toBe(200);
+      expect(readyBody).toMatchObject({ workers: { alive: 2, needed: 2 } });
+      expect(schemaProblems(doc, schemaOf('200'), readyBody, 'readyz 200')).toEqual([]);
+      alive = 1;
+      const unready = await fetch(`${host.url}/readyz`);
+      const unreadyBody = (await unready.json()) as Record<string, unknown>;
+      expect(unready.status).toBe(503);
+      expect(schemaProblems(doc, schemaOf('503'), unreadyBody, 'readyz 503')).toEqual([]);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('documents the manual canary weight of a start and the new verdict, hold and audit fields', () => {
     const schemas = (JSON.parse(served.text) as Doc).components.schemas;
     expect(schemas.StartRollout.properties.weight).toMatchObject({ type: 'number', minimum: 0, maximum: 100 });

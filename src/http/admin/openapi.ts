@@ -347,9 +347,14 @@ function responseSchemas(): Record<string, Json> {
       {
         ready: { type: 'boolean' },
         store: { type: 'string', enum: ['up', 'down'] },
+        workers: object(
+          { alive: { type: 'integer', description: 'Proxy workers listening now.' }, needed: { type: 'integer', description: 'Workers that must listen for readiness (proxy.readyWorkers).' } },
+          [],
+          { description: 'Only with `serve --workers N`.' },
+        ),
         problems: { type: 'array', items: { type: 'string' } },
       },
-      ['problems'],
+      ['workers', 'problems'],
     ),
     Problem: object(
       {
