@@ -8,7 +8,7 @@ import type { ErrorCode } from '../../core/errors.js';
 import type { TlsFeed } from '../../tls/tls-registry.js';
 import { readCookie, REQUEST_ID_HEADER, singleHeader, VERSION_HEADER } from './headers.js';
 import { RouteMatcher } from './route-matcher.js';
-import { applyTls, buildPools, type Ejection, type VersionPool } from './upstream-pool.js';
+import { applyTls, buildPools, destroyPools, type Ejection, type VersionPool } from './upstream-pool.js';
 
 const STICKY_COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 /** Client-sent request ids are echoed only when short and printable. */
@@ -58,6 +58,7 @@ export interface RouteViews {
 export class Resolver {
   private readonly matcher: RouteMatcher;
   private readonly routes = new Map<string, ServiceRoute>();
+  private readonly unfollowTls: () => void;
 
   constructor(
     services: Config['services'],
@@ -73,13 +74,15 @@ export class Resolver {
       const pools = buildPools(name, config, tls.current(), (ejection) => onEjection(name, ejection));
       this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', '), shadowGate: { inFlight: 0 } });
     }
-    tls.onChange((bundle) => {
+    this.unfollowTls = tls.onChange((bundle) => {
       for (const route of this.routes.values()) applyTls(route.name, route.pools, bundle);
     });
   }
 
-  allPools(): Iterable<ReadonlyMap<string, VersionPool>> {
-    return [...this.routes.values()].map((r) => r.pools);
+  /** Stops following the TLS feed and closes every upstream connection. */
+  close(): void {
+    this.unfollowTls();
+    destroyPools([...this.routes.values()].map((r) => r.pools));
   }
 
   now(): number {

@@ -7,7 +7,6 @@ import { forward, type ForwardContext } from './forward.js';
 import { clientScheme, singleHeader, type Scheme } from './headers.js';
 import type { Resolver, Routed } from './resolve.js';
 import { sendProblem, writeRawProblem } from './respond.js';
-import { destroyPools } from './upstream-pool.js';
 import { forwardUpgrade } from './websocket.js';
 
 export interface ProxyServer {
@@ -121,7 +120,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         cutAll();
-        destroyPools(resolver.allPools());
+        resolver.close();
       }),
   };
 }
