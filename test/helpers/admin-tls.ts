@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { configYaml } from './gateway.js';
+import { makeTestCa, type Issued, type TestCa } from './test-pki.js';
 
 /** What curl did: its exit code, the HTTP status (null when no answer came) and the body. */
 export interface CurlResult {
@@ -44,3 +45,18 @@ export function adminTlsYaml(tls: string): string {
 }
 
 export const portOf = (url: string): number => Number(new URL(url).port);
+
+/** An admin port's CA and certificate, an operator's client certificate from it, and an intruder's from another CA. */
+export interface AdminPki {
+  readonly ca: TestCa;
+  readonly intruderCa: TestCa;
+  readonly server: Issued;
+  readonly client: Issued;
+  readonly intruder: Issued;
+}
+
+export function makeAdminPki(name: string): AdminPki {
+  const ca = makeTestCa(`${name} CA`);
+  const intruderCa = makeTestCa(`${name} Intruder CA`);
+  return { ca, intruderCa, server: ca.issue('admin'), client: ca.issue('operator', { client: true }), intruder: intruderCa.issue('intruder', { client: true }) };
+}

@@ -3,10 +3,10 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminTlsYaml, curl, portOf, servedSerial } from '../helpers/admin-tls.js';
+import { adminTlsYaml, curl, makeAdminPki, portOf, servedSerial } from '../helpers/admin-tls.js';
 import { OPERATOR_TOKEN } from '../helpers/gateway.js';
 import { spawnServe, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
-import { makeTestCa, type Issued, type TestCa } from '../helpers/test-pki.js';
+import type { Issued, TestCa } from '../helpers/test-pki.js';
 
 /**
  * The admin port on TLS, as operators reach it: a real `switchyard serve`,
@@ -16,17 +16,12 @@ import { makeTestCa, type Issued, type TestCa } from '../helpers/test-pki.js';
  */
 
 let ca: TestCa;
-let intruderCa: TestCa;
 let server: Issued;
 let client: Issued;
 let intruder: Issued;
 
 beforeAll(() => {
-  ca = makeTestCa('Admin TLS CA');
-  intruderCa = makeTestCa('Intruder CA');
-  server = ca.issue('admin');
-  client = ca.issue('operator', { client: true });
-  intruder = intruderCa.issue('intruder', { client: true });
+  ({ ca, server, client, intruder } = makeAdminPki('Admin TLS'));
 });
 
 const bearer = ['-H', `authorization: Bearer ${OPERATOR_TOKEN}`];

@@ -6,11 +6,11 @@ import { AdminClient } from '../../src/cli/api-client.js';
 import { CliError, EXIT } from '../../src/cli/exit-codes.js';
 import { tlsFetch } from '../../src/cli/tls-fetch.js';
 import type { Gateway } from '../../src/main.js';
-import { adminTlsYaml } from '../helpers/admin-tls.js';
+import { adminTlsYaml, makeAdminPki } from '../helpers/admin-tls.js';
 import { cliAgainst, expectOneLine } from '../helpers/cli.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
-import { makeTestCa, type Issued, type TestCa } from '../helpers/test-pki.js';
+import type { Issued, TestCa } from '../helpers/test-pki.js';
 
 /**
  * The switchyard CLI against a `switchyard serve` whose admin port is on TLS:
@@ -25,11 +25,7 @@ let client: Issued;
 let intruder: Issued;
 
 beforeAll(() => {
-  ca = makeTestCa('CLI TLS CA');
-  intruderCa = makeTestCa('CLI Intruder CA');
-  server = ca.issue('admin');
-  client = ca.issue('operator', { client: true });
-  intruder = intruderCa.issue('intruder', { client: true });
+  ({ ca, intruderCa, server, client, intruder } = makeAdminPki('CLI TLS'));
 });
 
 describe('status over TLS', () => {
