@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,4 +107,13 @@ export async function startServeProcess(yaml: string, args: readonly string[] = 
     throw err;
   });
   return { ...run, proxyUrl: String(ready.proxy), adminUrl: String(ready.admin) };
+}
+
+/** The pids of the proxy workers a `serve --workers N` primary forked, read from `ps`. */
+export function workerPids(primary: number): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(primary)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => l.includes('worker-main'))
+    .map((l) => Number(l.trim().split(' ')[0]));
 }

@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { configYaml, OPERATOR_TOKEN } from '../helpers/gateway.js';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { startServeProcess, workerPids, type ServeProcess } from '../helpers/serve-process.js';
 
 /** One request on a fresh connection, so node:cluster hands it to the next worker in turn. */
 function get(base: string, path: string, user: string): Promise<{ status: number; version: string; body: string }> {
@@ -42,14 +41,6 @@ async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, 
     if (ok(value) || Date.now() > deadline) return value;
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function workerPids(primary: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(primary)], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.includes('worker-main'))
-    .map((l) => Number(l.trim().split(' ')[0]));
 }
 
 describe('serve --workers 2 (node:cluster)', () => {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import type { ProxyReadiness } from '../../src/http/admin/deps.js';
 import { healthRouter } from '../../src/http/admin/routes-health.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';
-import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
+import { startServeProcess, workerPids, type ServeProcess } from '../helpers/serve-process.js';
 
 /**
  * /readyz is true only when the proxy listens and, with `serve --workers N`,
@@ -34,14 +33,6 @@ async function readyzUntil(adminUrl: string, ok: (r: { status: number; body: Rea
     if (ok(answer) || Date.now() > deadline) return answer;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-}
-
-function workerPids(primary: number): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(primary)], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((l) => l.includes('worker-main'))
-    .map((l) => Number(l.trim().split(' ')[0]));
 }
 
 function clusterYaml(backend: TestBackend, proxyExtra: string): string {
