@@ -138,12 +138,14 @@ interface Forwarded {
 /** What the listener decides about a request before it is routed: what its client used, or why it is refused. */
 function arrival(listener: ProxyListener, material: ServerMaterial | null): { forwardedOf(req: IncomingMessage): Forwarded; certRefusal(socket: Socket): string | null } {
   const own: Scheme = material === null ? 'http' : 'https';
+  // Most requests claim nothing: they share one answer, and the hop is not looked up.
+  const claimsNothing: Forwarded = { scheme: own, host: null };
   return {
     forwardedOf: (req) => {
       const proto = singleHeader(req.headers['x-forwarded-proto']);
       const host = singleHeader(req.headers['x-forwarded-host']);
-      // The hop is looked up only when the client claims something.
-      const trusted = (proto !== undefined || host !== undefined) && listener.trustedHop(req.socket);
+      if (proto === undefined && host === undefined) return claimsNothing;
+      const trusted = listener.trustedHop(req.socket);
       return { scheme: proto === undefined ? own : clientScheme(own, trusted, proto), host: trusted && host !== undefined ? host : null };
     },
     certRefusal: material?.clientAuth === 'optional' ? (socket) => unverifiedClientCert(socket, 'proxy') : () => null,
