@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import { fileCause } from '../tls/read-pem.js';
 import { usageError } from './exit-codes.js';
 
 /** A PEM file the CLI was given, with where it came from (`--ca` or `SWITCHYARD_ADMIN_CA`) for its messages. */
@@ -35,12 +36,6 @@ const SETTINGS: Readonly<Record<Name, { flag: string; env: string }>> = {
   key: { flag: '--key', env: 'SWITCHYARD_ADMIN_KEY' },
 };
 
-const FILE_CAUSES: Readonly<Record<string, string>> = {
-  ENOENT: 'file not found',
-  EACCES: 'permission denied',
-  EISDIR: 'is a directory, not a file',
-};
-
 const PEM_CERT = '-----BEGIN CERTIFICATE-----';
 const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 
@@ -56,8 +51,7 @@ function read(at: { source: string; file: string }): GivenFile {
   try {
     return { ...at, pem: readFileSync(at.file, 'utf8') };
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw usageError(`${at.source}: cannot read ${at.file}: ${FILE_CAUSES[e.code ?? ''] ?? e.message}`);
+    throw usageError(`${at.source}: cannot read ${at.file}: ${fileCause(err)}`);
   }
 }
 

@@ -16,6 +16,12 @@ const FILE_CAUSES: Readonly<Record<string, string>> = {
   EISDIR: 'is a directory, not a file',
 };
 
+/** Why a file could not be read, in the words an operator meets: the config's TLS files and the CLI's --ca, --cert, --key. */
+export function fileCause(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return FILE_CAUSES[e.code ?? ''] ?? e.message;
+}
+
 /** Collects problems as the lines an operator reads: `<field> (<file>): <cause>`. */
 class Problems {
   readonly lines: string[] = [];
@@ -29,8 +35,7 @@ function readText(field: string, file: string, problems: Problems): string | nul
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return problems.add(field, file, FILE_CAUSES[e.code ?? ''] ?? e.message);
+    return problems.add(field, file, fileCause(err));
   }
 }
 
