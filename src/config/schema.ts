@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig } from '../core/analysis/config.js';
+import { DEFAULT_FAILING_CODES, GRPC_CODES, parseGrpcCode } from '../core/grpc-status.js';
 import { parseFieldPath } from '../core/guardrail.js';
 import { DEFAULT_DRIFT_CONFIG, type DriftConfig } from '../core/shadow/drift-config.js';
 import { isShadowStep, STRATEGIES, type Step } from '../core/rollout-state.js';
@@ -292,8 +293,27 @@ const serviceAnalysis = z
   })
   .transform(({ enabled, ...thresholds }) => ({ enabled: enabled !== false, config: resolveAnalysisConfig(thresholds) }));
 
+/** A gRPC status code by name (`UNAVAILABLE`) or number (14). */
+const grpcCode = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const code = parseGrpcCode(value);
+  if (code === null) {
+    ctx.addIssue({ code: 'custom', message: `not a gRPC status code: give a name (${GRPC_CODES.join(', ')}) or a number 0-16 (got ${JSON.stringify(value)})` });
+    return z.NEVER;
+  }
+  return code;
+});
+
+/** How a `protocol: grpc` service's answers are judged. */
+const grpc = z.strictObject({
+  /** `grpc-status` codes counted as the version's failure; the rest (OK, NOT_FOUND, INVALID_ARGUMENT...) are answers. */
+  failingCodes: z.array(grpcCode).prefault([...DEFAULT_FAILING_CODES]),
+});
+
 const service = z
   .strictObject({
+    /** What the version targets speak: `http` (HTTP/1.1) or `grpc` (gRPC over HTTP/2: h2c for http://, h2 for https://). */
+    protocol: z.enum(['http', 'grpc'], { message: 'must be http or grpc' }).default('http'),
+    grpc: grpc.optional(),
     match: z.strictObject({
       pathPrefix: z
         .string()
@@ -368,6 +388,8 @@ const service = z
     if (svc.tls !== undefined && !Object.values(svc.versions).some((v) => secure(v.targets))) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'applies only to https:// targets, and no version of this service has one' });
     }
+    if (svc.protocol === 'grpc') grpcRefinements(svc, ctx);
+    else if (svc.grpc !== undefined) ctx.addIssue({ code: 'custom', path: ['grpc'], message: 'applies only to protocol: grpc' });
     const standing = svc.shadow?.version ?? null;
     if (standing !== null && !(standing in svc.versions)) {
       ctx.addIssue({ code: 'custom', path: ['shadow', 'version'], message: `names no version of this service (versions: ${Object.keys(svc.versions).join(', ')})` });
@@ -376,6 +398,21 @@ const service = z
     }
     // Run even when a field inside failed, so every problem is reported at once.
   }, { when: () => true });
+
+/**
+ * What a gRPC service cannot have: the guardrail, prediction comparison and
+ * fallback response read and write JSON bodies, and gRPC messages are protobuf.
+ */
+function grpcRefinements(svc: { guardrail?: unknown; shadow: { prediction: unknown }; fallback: { response?: unknown } }, ctx: z.RefinementCtx): void {
+  const protobuf = 'gRPC answers are protobuf messages, which the gateway does not decode';
+  if (svc.guardrail !== undefined) ctx.addIssue({ code: 'custom', path: ['guardrail'], message: `is not supported with protocol: grpc: ${protobuf}; remove it` });
+  if (svc.shadow.prediction !== null) {
+    ctx.addIssue({ code: 'custom', path: ['shadow', 'prediction'], message: `is not supported with protocol: grpc: ${protobuf}; shadows of a gRPC service compare status and latency` });
+  }
+  if (svc.fallback.response !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['fallback', 'response'], message: 'is not supported with protocol: grpc: a gRPC client gets grpc-status UNAVAILABLE naming the service, version and request id instead' });
+  }
+}
 
 const token = z.strictObject({
   name: z.string().min(1),

@@ -23,6 +23,8 @@ export const ERRORS = {
   SY_ERR_NO_ROUTE: { status: 404, title: 'No service matches this request' },
   SY_ERR_PATH_TRAVERSAL: { status: 400, title: 'Path climbs out of its service' },
   SY_ERR_BAD_TARGET: { status: 400, title: 'Malformed request target' },
+  SY_ERR_HTTP_VERSION: { status: 505, title: 'Service not served over this HTTP version' },
+  SY_ERR_NOT_GRPC: { status: 415, title: 'Not a gRPC request' },
   SY_ERR_UPSTREAM_CONNECT: { status: 502, title: 'Upstream unreachable' },
   SY_ERR_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream timed out' },
   SY_ERR_UPSTREAM_TLS: { status: 502, title: 'TLS to the upstream failed' },

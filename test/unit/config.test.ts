@@ -137,6 +137,7 @@ describe('valid fixtures', () => {
       analysis: { enabled: true, config: DEFAULT_ANALYSIS_CONFIG },
       fallback: { toStable: true, statuses: [502, 503, 504], replayBodyBytes: 1024 * 1024 },
       health: { failures: 5, cooldown: 5_000, maxCooldown: 60_000 },
+      protocol: 'http',
       match: { pathPrefix: '/' },
       stickiness: { cookie: 'sy_uid' },
       versions: { v1: { targets: ['http://127.0.0.1:9001'] } },
