@@ -52,6 +52,8 @@ export async function startProxyPlane(config: Config, o: ProxyPlaneOptions): Pro
     },
     // HTTPS with proxy.tls, following its reloads; X-Forwarded-Proto is believed from proxy.trustedProxies only.
     { tls: o.tls, trustedHop: trustedHops(config.proxy.trustedProxies) },
+    // Over TLS, ALPN offers h2 only when a service speaks gRPC: browsers and curl keep HTTP/1.1 otherwise.
+    Object.values(config.services).some((s) => s.protocol === 'grpc'),
   );
   proxy.server.keepAliveTimeout = config.proxy.keepAliveTimeout;
   const secure = o.tls.current().proxy !== null;

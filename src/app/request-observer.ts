@@ -32,6 +32,10 @@ export interface RequestRecord {
   readonly status: number;
   readonly outcome: Outcome;
   readonly latencyMs: number;
+  /** A gRPC call's `grpc-status` as the client got it (the gateway's own when it answered for the version). */
+  readonly grpcStatus?: number | undefined;
+  /** A gRPC call: milliseconds to the first response message, or to the end when none came; what the analysis compares. */
+  readonly firstMessageMs?: number | undefined;
   /** Set when this attempt was sent again on a fresh connection after a stale one failed; never a failure by itself. */
   readonly staleRetry?: StaleRetryReason | undefined;
 }

@@ -76,7 +76,8 @@ export class WindowRecorder implements RequestObserver {
       acc = newAccumulator(bucketMs);
       versions.set(record.version, acc);
     }
-    const ms = recordableLatencyMs(record.latencyMs);
+    // A gRPC stream may last minutes: its first message is what a slower model delays.
+    const ms = recordableLatencyMs(record.firstMessageMs ?? record.latencyMs);
     const ln = Math.log(ms);
     const key = latencyKey(ms);
     acc.requests++;

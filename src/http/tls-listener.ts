@@ -46,10 +46,11 @@ export function unverifiedClientCert(socket: Socket, slot: ListenerSlot): string
  * open keep theirs. It stops following when closed. Its closeAllConnections
  * also ends connections still in their handshake, which node:http does not
  * track: a client that never finishes one would otherwise hold a shutdown for
- * the 120 s handshake timeout.
+ * the 120 s handshake timeout. `alpn`: the protocols offered (node:https
+ * offers http/1.1 alone by default).
  */
-export function createTlsServer(slot: ListenerSlot, material: ServerMaterial, feed: TlsFeed, log: Logger, handler: RequestListener): Server {
-  const server = createServer(listenerTlsOptions(material), handler);
+export function createTlsServer(slot: ListenerSlot, material: ServerMaterial, feed: TlsFeed, log: Logger, handler: RequestListener, alpn?: readonly string[]): Server {
+  const server = createServer({ ...listenerTlsOptions(material), ...(alpn === undefined ? {} : { ALPNProtocols: [...alpn] }) }, handler);
   const field = `${slot}.tls`;
   let serving = material;
   const off = feed.onChange((bundle) => {

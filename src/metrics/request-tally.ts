@@ -1,5 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { RequestObserver, RequestRecord, StaleRetryReason } from '../app/request-observer.js';
+import { GRPC_CODES, grpcCodeName } from '../core/grpc-status.js';
 
 /**
  * The request path's share of the metrics: plain numbers in typed arrays, one
@@ -37,6 +38,7 @@ export interface SeriesCounts {
   readonly errors: ArrayLike<number>;
   readonly timeouts: ArrayLike<number>;
   readonly retries: ArrayLike<number>;
+  readonly grpcCodes: ArrayLike<number>;
   readonly buckets: ArrayLike<number>;
   readonly sumSeconds: number;
   readonly count: number;
@@ -52,6 +54,8 @@ export class RequestSeries {
   readonly timeouts = new Float64Array(TIMEOUT_KINDS.length);
   /** Attempts sent again on a fresh connection after a stale one failed, by STALE_RETRY_REASONS index. */
   readonly retries = new Float64Array(STALE_RETRY_REASONS.length);
+  /** gRPC calls by the `grpc-status` their client got (GRPC_CODES index); the last slot holds codes outside the seventeen. */
+  readonly grpcCodes = new Float64Array(GRPC_CODES.length + 1);
   /** Latency observations per bucket, not cumulative; the last slot is above every bound. */
   readonly buckets: Float64Array;
   sumSeconds = 0;
@@ -110,6 +114,8 @@ export class RequestTally implements RequestObserver {
         break;
     }
     if (record.staleRetry !== undefined) series.retries[STALE_RETRY_REASONS.indexOf(record.staleRetry)]! += 1;
+    const code = record.grpcStatus;
+    if (code !== undefined) series.grpcCodes[code >= 0 && code < GRPC_CODES.length ? code : GRPC_CODES.length]! += 1;
     const seconds = record.latencyMs / 1000;
     // A clock oddity must not poison the sum; such a request is still counted above.
     if (!(seconds >= 0) || seconds === Infinity) return;
@@ -131,6 +137,7 @@ export class RequestTally implements RequestObserver {
     addInto(series.errors, counts.errors);
     addInto(series.timeouts, counts.timeouts);
     addInto(series.retries, counts.retries);
+    addInto(series.grpcCodes, counts.grpcCodes);
     addInto(series.buckets, counts.buckets);
     series.sumSeconds += counts.sumSeconds;
     series.count += counts.count;
@@ -259,6 +266,20 @@ export function registerRequestMetrics(registry: Registry, tally: RequestTally):
     collect() {
       this.reset();
       for (const s of tally.all()) STALE_RETRY_REASONS.forEach((reason, i) => this.inc({ service: s.service, version: s.version, reason }, s.retries[i]!));
+    },
+  });
+  new Counter({
+    name: 'switchyard_grpc_calls_total',
+    help: 'gRPC calls (services with protocol: grpc) by service, version and the grpc-status their client got (OK, UNAVAILABLE...; OTHER for a code outside the seventeen), the gateway\'s own status included when it answered for the version. Which codes are errors is grpc.failingCodes; those are in switchyard_upstream_errors_total{kind="status"} (DEADLINE_EXCEEDED: kind="timeout").',
+    labelNames: ['service', 'version', 'code'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of tally.all()) {
+        s.grpcCodes.forEach((n, i) => {
+          if (n > 0) this.inc({ service: s.service, version: s.version, code: i < GRPC_CODES.length ? grpcCodeName(i) : 'OTHER' }, n);
+        });
+      }
     },
   });
   new TallyHistogram(registry, tally);

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 
 /**
  * Keeps a copy of a request body while it streams upstream, up to a cap, so the
@@ -14,7 +15,7 @@ export class ReplayBody {
   tooLarge = false;
   private waiters: Array<(body: Buffer | null) => void> = [];
 
-  constructor(req: IncomingMessage, private readonly capBytes: number) {
+  constructor(req: Readable, private readonly capBytes: number) {
     req.on('data', (chunk: Buffer) => {
       if (this.chunks === null) return;
       this.size += chunk.length;

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../../app/clock.js';
 import type { ServiceView } from '../../app/routing-table.js';
 import type { Config, ServiceConfig } from '../../config/schema.js';
@@ -49,6 +49,16 @@ export interface Refused {
   readonly service: string | null;
 }
 
+/**
+ * What routing reads of a request: its target and headers. An HTTP/1.1
+ * IncomingMessage is one; an HTTP/2 stream gives `:path` as the url and
+ * `:authority` as Host.
+ */
+export interface RequestHead {
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
+
 /** Where the resolver reads each service's rollout state and overrides: memory only, never the store. */
 export interface RouteViews {
   view(service: string): ServiceView | undefined;
@@ -89,13 +99,13 @@ export class Resolver {
     return this.clock.now();
   }
 
-  requestId(req: IncomingMessage): string {
+  requestId(req: RequestHead): string {
     const given = singleHeader(req.headers[REQUEST_ID_HEADER]);
     return given !== undefined && SAFE_REQUEST_ID.test(given) ? given : this.newId();
   }
 
   /** `secure`: the client reached the gateway over HTTPS (here or at a trusted hop), so a generated cookie is Secure. */
-  resolve(req: IncomingMessage, secure: boolean): Routed | Refused {
+  resolve(req: RequestHead, secure: boolean): Routed | Refused {
     const located = this.matcher.locate(req.url ?? '/', req.headers.host);
     if (!located.ok) return located;
     // The matcher is built from the same services as the routes: every name it gives has one.

@@ -1,13 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ServerMaterial } from '../../tls/material.js';
-import { TlsMirror, type TlsFeed } from '../../tls/tls-registry.js';
-import { createTlsServer, unverifiedClientCert } from '../tls-listener.js';
+import { TlsMirror } from '../../tls/tls-registry.js';
+import { createH2Streams } from '../grpc/h2-streams.js';
+import { createTlsServer } from '../tls-listener.js';
+import { arrival, type Forwarded, type ProxyListener } from './arrival.js';
 import { forward, type ForwardContext } from './forward.js';
-import { clientScheme, singleHeader, type Scheme } from './headers.js';
+import { acceptHttp2, H2_ALPN } from './h2-accept.js';
 import type { Resolver, Routed } from './resolve.js';
 import { sendProblem, writeRawProblem } from './respond.js';
 import { forwardUpgrade } from './websocket.js';
+
+export type { ProxyListener } from './arrival.js';
 
 export interface ProxyServer {
   /** An https.Server (which is an http.Server too) when the listener had `proxy.tls` material. */
@@ -21,14 +24,6 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
-/** How clients reach the proxy port: over TLS or not, and through which hops. */
-export interface ProxyListener {
-  /** HTTPS when it holds `proxy` material at creation; later material is used by the next handshakes. */
-  readonly tls: TlsFeed;
-  /** Whether a connection comes from `proxy.trustedProxies`, whose X-Forwarded-Proto is believed (see trustedHops). */
-  readonly trustedHop: (socket: Socket) => boolean;
-}
-
 const PLAIN: ProxyListener = { tls: new TlsMirror(), trustedHop: () => false };
 
 const DRAIN_POLL_MS = 50;
@@ -36,13 +31,18 @@ const DRAIN_POLL_MS = 50;
 /**
  * The request path: a plain node:http server, or node:https with `proxy.tls`
  * (express costs ~5x here), no store access, no body parsing. Decisions come
- * from the Resolver's in-memory tables.
+ * from the Resolver's in-memory tables. HTTP/2 (gRPC) shares the port:
+ * h2c by prior knowledge always, h2 by ALPN over TLS when a service speaks
+ * gRPC (`grpc`), so a port with HTTP services alone offers what it always did.
  */
-export function createProxyServer(resolver: Resolver, ctx: ForwardContext, listener: ProxyListener = PLAIN): ProxyServer {
+export function createProxyServer(resolver: Resolver, ctx: ForwardContext, listener: ProxyListener = PLAIN, grpc = false): ProxyServer {
   let inFlight = 0;
   let draining = false;
   const material = listener.tls.current().proxy;
-  const { forwardedOf, certRefusal } = arrival(listener, material);
+  const arrived = arrival(listener, material);
+  const { certRefusal } = arrived;
+  const forwardedOf = (req: IncomingMessage) => arrived.forwardedOf(req.headers, req.socket);
+  const h2State = { inFlight: 0, draining: () => draining };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     res.once('close', () => inFlight--);
@@ -57,7 +57,8 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
     }
     handle(resolver, ctx, req, res, forwardedOf(req));
   };
-  const server = material === null ? createServer(onRequest) : createTlsServer('proxy', material, listener.tls, ctx.log, onRequest);
+  const server = material === null ? createServer(onRequest) : createTlsServer('proxy', material, listener.tls, ctx.log, onRequest, grpc ? H2_ALPN : undefined);
+  const h2 = acceptHttp2(server, createH2Streams(resolver, ctx, arrived, h2State), material !== null);
   // Upgraded sockets leave the server's connection tracking; close() ends them.
   const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -73,6 +74,10 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
     const routed = resolver.resolve(req, forwarded.scheme === 'https');
     if (!routed.ok) {
       writeRawProblem(socket, routed.code, routed.detail, requestId);
+      return;
+    }
+    if (routed.route.config.protocol === 'grpc') {
+      writeRawProblem(socket, 'SY_ERR_HTTP_VERSION', needsHttp2(routed), requestId);
       return;
     }
     retarget(req, routed, forwarded);
@@ -96,6 +101,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
   /** Ends every connection, TLS ones still in their handshake too (createTlsServer). */
   const cutAll = () => {
     server.closeAllConnections();
+    h2.destroyAll();
     for (const socket of upgraded) socket.destroy();
   };
   return {
@@ -104,12 +110,13 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
       draining = true;
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      h2.closeAll();
       const deadline = Date.now() + timeoutMs;
-      while ((inFlight > 0 || upgraded.size > 0) && Date.now() < deadline) {
+      while ((inFlight > 0 || h2State.inFlight > 0 || upgraded.size > 0) && Date.now() < deadline) {
         server.closeIdleConnections();
         await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       }
-      const cut = inFlight + upgraded.size;
+      const cut = inFlight + h2State.inFlight + upgraded.size;
       cutAll();
       await closed;
       return { cut };
@@ -125,33 +132,6 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
   };
 }
 
-/**
- * What the gateway vouches for about the client, forwarded as X-Forwarded-Proto and -Host: the
- * scheme it used (clientScheme) and, from a trusted hop only, the host that hop says it asked
- * for (null: the request's own Host).
- */
-interface Forwarded {
-  readonly scheme: Scheme;
-  readonly host: string | null;
-}
-
-/** What the listener decides about a request before it is routed: what its client used, or why it is refused. */
-function arrival(listener: ProxyListener, material: ServerMaterial | null): { forwardedOf(req: IncomingMessage): Forwarded; certRefusal(socket: Socket): string | null } {
-  const own: Scheme = material === null ? 'http' : 'https';
-  // Most requests claim nothing: they share one answer, and the hop is not looked up.
-  const claimsNothing: Forwarded = { scheme: own, host: null };
-  return {
-    forwardedOf: (req) => {
-      const proto = singleHeader(req.headers['x-forwarded-proto']);
-      const host = singleHeader(req.headers['x-forwarded-host']);
-      if (proto === undefined && host === undefined) return claimsNothing;
-      const trusted = listener.trustedHop(req.socket);
-      return { scheme: proto === undefined ? own : clientScheme(own, trusted, proto), host: trusted && host !== undefined ? host : null };
-    },
-    certRefusal: material?.clientAuth === 'optional' ? (socket) => unverifiedClientCert(socket, 'proxy') : () => null,
-  };
-}
-
 function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, forwarded: Forwarded): void {
   const requestId = resolver.requestId(req);
   const routed = resolver.resolve(req, forwarded.scheme === 'https');
@@ -160,8 +140,18 @@ function handle(resolver: Resolver, ctx: ForwardContext, req: IncomingMessage, r
     req.resume();
     return;
   }
+  if (routed.route.config.protocol === 'grpc') {
+    sendProblem(res, 'SY_ERR_HTTP_VERSION', needsHttp2(routed), requestId, routed.route.name, null);
+    req.resume();
+    return;
+  }
   retarget(req, routed, forwarded);
   forward(req, res, routed, requestId, ctx);
+}
+
+/** Why an HTTP/1.1 request cannot reach a gRPC service. */
+function needsHttp2(routed: Routed): string {
+  return `service ${routed.route.name} speaks gRPC (protocol: grpc): call it over HTTP/2, with prior knowledge in clear or h2 over TLS`;
 }
 
 /**

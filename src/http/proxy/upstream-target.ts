@@ -1,8 +1,10 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from 'node:http';
+import type { ClientHttp2Session } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { ClientMaterial } from '../../tls/material.js';
+import { H2Connection } from './h2-connection.js';
 
 /** For an https:// target whose version has no TLS material (a feed without it): Node's roots, verified. */
 export const SYSTEM_TRUST: ClientMaterial = { ca: [], cert: null, key: null, serverName: null, minVersion: 'TLSv1.2', verify: true };
@@ -70,6 +72,8 @@ export class Target {
   readonly readyEvent: 'connect' | 'secureConnect';
   private agent: HttpAgent;
   private tls: TlsRequestOptions | null = null;
+  /** The HTTP/2 session of a `protocol: grpc` service's target, opened on first use. */
+  private h2: H2Connection | null = null;
   private destroyed = false;
 
   /** `tls` is used by an https:// origin only. */
@@ -103,6 +107,18 @@ export class Target {
     return httpsRequest(options);
   }
 
+  /**
+   * The HTTP/2 session for a call to a `protocol: grpc` target: h2c for
+   * http://, h2 with this target's TLS settings for https://.
+   */
+  h2Session(): ClientHttp2Session {
+    this.h2 ??= new H2Connection(this.origin, this.idleMs, () => {
+      const tls = this.tls;
+      return tls === null ? null : { servername: tls.servername, rejectUnauthorized: tls.rejectUnauthorized, secureContext: tls.secureContext };
+    });
+    return this.h2.session();
+  }
+
   /** Whether an https:// target already connects with `material` (compared by value: a cluster worker gets copies). */
   uses(material: ClientMaterial): boolean {
     const current = this.tls?.material;
@@ -116,6 +132,7 @@ export class Target {
   useTls(tls: VersionTls): void {
     if (!this.secure || this.destroyed) return;
     retire(this.agent);
+    this.h2?.retire();
     this.agent = new HttpsAgent(agentOptions(this.idleMs));
     this.tls = this.tlsOptions(tls);
   }
@@ -123,6 +140,7 @@ export class Target {
   destroy(): void {
     this.destroyed = true;
     this.agent.destroy();
+    this.h2?.destroy();
   }
 
   private tlsOptions({ material, context }: VersionTls): TlsRequestOptions {

@@ -1,0 +1,434 @@
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { Outcome } from '../../app/request-observer.js';
+import {
+  DEFAULT_FAILING_CODES,
+  encodeGrpcMessage,
+  formatGrpcTimeout,
+  GRPC_CANCELLED,
+  GRPC_DEADLINE_EXCEEDED,
+  GRPC_INTERNAL,
+  GRPC_UNAVAILABLE,
+  grpcCodeName,
+  grpcCodeOfHttpStatus,
+  parseGrpcCode,
+  parseGrpcTimeout,
+  readGrpcStatus,
+} from '../../core/grpc-status.js';
+import type { ForwardContext } from '../proxy/forward.js';
+import { REQUEST_ID_HEADER, VERSION_HEADER } from '../proxy/headers.js';
+import { sessionCause } from '../proxy/h2-connection.js';
+import { ReplayBody } from '../proxy/replay-body.js';
+import type { Routed } from '../proxy/resolve.js';
+import { tlsFailure } from '../proxy/tls-errors.js';
+import type { Target, VersionPool } from '../proxy/upstream-pool.js';
+import { GrpcShadowCopy } from './grpc-shadow.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = constants;
+
+/** Request metadata the gateway sets itself upstream, and connection-specific fields HTTP/2 forbids. */
+const SET_UPSTREAM = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'grpc-timeout', REQUEST_ID_HEADER, VERSION_HEADER, 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/** Response metadata the gateway sets itself for the client. */
+const SET_DOWNSTREAM = new Set([REQUEST_ID_HEADER, VERSION_HEADER]);
+
+/** nginx's code for "the client closed the request", as the HTTP side records it. */
+const CLIENT_CLOSED = 499;
+
+/**
+ * A client that cancels this close to its deadline (5 % of it, at least 50 ms)
+ * cancelled because of it: its clock started before the gateway's did.
+ */
+const deadlineSlackMs = (timeoutMs: number) => Math.max(50, timeoutMs * 0.05);
+
+/** What the client and the forwarding headers say about a call, decided by the listener. */
+export interface CallArrival {
+  /** The address of the client's connection, for X-Forwarded-For. */
+  readonly remote: string;
+  readonly scheme: 'http' | 'https';
+  /** The host a trusted hop says it asked for, else :authority. */
+  readonly forwardedHost: string | undefined;
+}
+
+/** A service's failing codes, as a set, once per service config. */
+const failingSets = new WeakMap<object, ReadonlySet<number>>();
+function failingCodes(routed: Routed): ReadonlySet<number> {
+  const config = routed.route.config;
+  let set = failingSets.get(config);
+  if (set === undefined) {
+    set = new Set(config.grpc?.failingCodes ?? DEFAULT_FAILING_CODES.map((name) => parseGrpcCode(name) ?? GRPC_UNAVAILABLE));
+    failingSets.set(config, set);
+  }
+  return set;
+}
+
+/**
+ * Relays one gRPC call to a target of its version and the answer back, as
+ * HTTP/2 frames arrive: messages are never buffered whole (each side is read
+ * only as fast as the other takes it, so flow control reaches the far end),
+ * trailers pass unchanged, and a cancellation or reset on either side reaches
+ * the other. The call's outcome comes from `grpc-status`, not the HTTP status.
+ *
+ * A candidate that cannot be reached, or that answers UNAVAILABLE before any
+ * response message, gets the call replayed once on stable when the request's
+ * messages were kept (`fallback.replayBodyBytes`, which a unary call fits);
+ * its response headers are held back until its first message for that. Any
+ * other failure is a gRPC error naming service, version and request id.
+ */
+export function relayGrpc(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, routed: Routed, requestId: string, arrival: CallArrival, ctx: ForwardContext): void {
+  new GrpcCall(stream, headers, routed, requestId, arrival, ctx).send(routed.pool, null);
+}
+
+class GrpcCall {
+  private readonly failing: ReadonlySet<number>;
+  private readonly replay: ReplayBody | null;
+  private readonly shadow: GrpcShadowCopy | null;
+  private readonly timeoutMs: number | null;
+  private readonly deadlineAt: number | null;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private pool: VersionPool;
+  private target: Target | null = null;
+  private upstream: ClientHttp2Stream | null = null;
+  private attemptStartedAt = performance.now();
+  private firstMessageAt: number | null = null;
+  /** The current attempt's response headers, held until its first message while a replay is possible. */
+  private upHeaders: IncomingHttpHeaders | null = null;
+  private upTrailers: IncomingHttpHeaders | null = null;
+  /** Why the current attempt failed before its end, from its error event. */
+  private attemptFailure: { outcome: 'connect' | 'tls' | 'timeout'; why: string } | null = null;
+  /** The current attempt is over (answered, failed, or replaced). */
+  private attemptOver = false;
+  private retried = false;
+  /** Response headers went to the client. */
+  private responded = false;
+  /** The answer to the client is complete, or the gateway gave up on it. */
+  private done = false;
+  private trailersOut: OutgoingHttpHeaders = {};
+  private outcome: Outcome = 'ok';
+  private grpcStatus: number | undefined;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly routed: Routed,
+    private readonly requestId: string,
+    private readonly arrival: CallArrival,
+    private readonly ctx: ForwardContext,
+  ) {
+    const { fallback } = routed.route.config;
+    this.failing = failingCodes(routed);
+    this.pool = routed.pool;
+    const mayFallback = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
+    this.replay = mayFallback ? new ReplayBody(stream, fallback.replayBodyBytes) : null;
+    const { shadow } = routed;
+    this.shadow = shadow === null ? null : new GrpcShadowCopy(stream, routed, shadow, (t, v) => this.upstreamHeaders(t, v), this.failing, ctx.shadowObserver, ctx.now);
+    this.timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
+    this.deadlineAt = this.timeoutMs === null ? null : performance.now() + this.timeoutMs;
+    if (this.timeoutMs !== null) this.deadlineTimer = setTimeout(() => this.deadlineExceeded(), this.timeoutMs);
+    stream.on('wantTrailers', () => stream.sendTrailers(this.trailersOut));
+    stream.on('error', () => undefined);
+    stream.once('close', () => this.clientClosed());
+  }
+
+  /** Opens an attempt on `pool`: `body` is the whole request of a replay, or null to stream the client's. */
+  send(pool: VersionPool, body: Buffer | null): void {
+    const target = pool.pick(this.ctx.now());
+    this.pool = pool;
+    this.target = target;
+    this.attemptStartedAt = performance.now();
+    this.firstMessageAt = null;
+    this.upHeaders = null;
+    this.upTrailers = null;
+    this.attemptFailure = null;
+    this.attemptOver = false;
+    let upstream: ClientHttp2Stream;
+    try {
+      const session = target.h2Session();
+      if (session.connecting) this.watchConnect(session, target);
+      upstream = session.request(this.upstreamHeaders(target, pool.version), { endStream: false });
+    } catch (err) {
+      // A session that began closing between being picked and used.
+      this.attemptFailed('connect', `${target.origin}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return;
+    }
+    this.upstream = upstream;
+    upstream.on('response', (h, flags) => {
+      if (upstream === this.upstream) this.onResponse(h, flags);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (upstream === this.upstream) this.onData(upstream, chunk);
+    });
+    upstream.on('trailers', (t) => {
+      if (upstream === this.upstream) this.upTrailers = t;
+    });
+    upstream.on('end', () => {
+      if (upstream === this.upstream) this.onEnd();
+    });
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (upstream !== this.upstream || this.attemptFailure !== null) return;
+      const cause = sessionCause(err);
+      const tls = tlsFailure(cause);
+      this.attemptFailure = { outcome: tls === null ? 'connect' : 'tls', why: `${target.origin}: ${tls ?? cause.code ?? cause.message}` };
+    });
+    upstream.on('close', () => {
+      if (upstream === this.upstream) this.onUpstreamClose(upstream);
+    });
+    if (body === null) this.stream.pipe(upstream);
+    else upstream.end(body);
+  }
+
+  private upstreamHeaders(target: Target, version: string): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(this.headers)) {
+      if (name.startsWith(':') || SET_UPSTREAM.has(name) || value === undefined) continue;
+      out[name] = value;
+    }
+    out[':method'] = this.headers[':method'] ?? 'POST';
+    out[':path'] = this.routed.path;
+    out[':scheme'] = target.secure ? 'https' : 'http';
+    out[':authority'] = target.host;
+    const prior = this.headers['x-forwarded-for'];
+    out['x-forwarded-for'] = prior === undefined ? this.arrival.remote : `${String(prior)}, ${this.arrival.remote}`;
+    out['x-forwarded-proto'] = this.arrival.scheme;
+    if (this.arrival.forwardedHost !== undefined) out['x-forwarded-host'] = this.arrival.forwardedHost;
+    out[REQUEST_ID_HEADER] = this.requestId;
+    out[VERSION_HEADER] = version;
+    // A replay gets what is left of the client's deadline, not the whole of it again.
+    if (this.deadlineAt !== null) out['grpc-timeout'] = formatGrpcTimeout(this.deadlineAt - performance.now());
+    return out;
+  }
+
+  /** A session still connecting has `timeouts.connect` to be ready (TCP, and for https:// the handshake). */
+  private watchConnect(session: ReturnType<Target['h2Session']>, target: Target): void {
+    const connectMs = this.routed.route.config.timeouts.connect;
+    clearTimeout(this.connectTimer);
+    const timer = setTimeout(() => {
+      // Every call waiting on this session fails alike; the next one opens a new session.
+      session.destroy();
+      if (this.target === target && !this.attemptOver) this.attemptFailed('timeout', `${target.origin}: no connection within ${connectMs} ms`);
+    }, connectMs);
+    this.connectTimer = timer;
+    session.once('connect', () => clearTimeout(timer));
+    session.once('close', () => clearTimeout(timer));
+  }
+
+  private onResponse(headers: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void {
+    if (this.attemptOver || this.done) return;
+    clearTimeout(this.connectTimer);
+    if (this.target !== null) this.pool.report(this.target, true, this.ctx.now());
+    const status = headers[':status'] ?? 0;
+    if (status !== 200) {
+      // Not a gRPC answer (a proxy's or a plain HTTP server's): gRPC's own table gives the code.
+      this.upstream?.close(NGHTTP2_CANCEL);
+      this.answered(grpcCodeOfHttpStatus(status), `version ${this.pool.version} answered HTTP status ${status}, not a gRPC response`, null, null);
+      return;
+    }
+    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0 || headers['grpc-status'] !== undefined) {
+      // Trailers-only: the status without any message.
+      this.answered(readGrpcStatus(headers['grpc-status']), null, headers, null);
+      return;
+    }
+    this.upHeaders = headers;
+    if (!this.mayReplay()) this.respond(headers);
+  }
+
+  private onData(upstream: ClientHttp2Stream, chunk: Buffer): void {
+    if (this.done) return;
+    this.firstMessageAt ??= performance.now();
+    if (!this.responded && this.upHeaders !== null) this.respond(this.upHeaders);
+    if (!this.stream.write(chunk)) {
+      // The client reads slower than the version writes: stop reading the version, and flow control holds it back.
+      upstream.pause();
+      this.stream.once('drain', () => upstream.resume());
+    }
+  }
+
+  private onEnd(): void {
+    if (this.attemptOver || this.done) return;
+    const trailers = this.upTrailers;
+    if (trailers === null) {
+      this.answered(GRPC_INTERNAL, `version ${this.pool.version} ended the call without a grpc-status trailer`, this.upHeaders, null);
+      return;
+    }
+    this.answered(readGrpcStatus(trailers['grpc-status']), null, this.upHeaders, trailers);
+  }
+
+  /**
+   * The version's answer is complete with `code`: replayed on stable when it
+   * is an UNAVAILABLE before any message and a replay is possible, else ended
+   * for the client with the version's trailers (or the gateway's `message`).
+   */
+  private answered(code: number, message: string | null, headers: IncomingHttpHeaders | null, trailers: IncomingHttpHeaders | null): void {
+    this.attemptOver = true;
+    if (code === GRPC_UNAVAILABLE && this.mayReplay()) {
+      this.fallback('status', `answered UNAVAILABLE${message === null ? '' : ` (${message})`}`, code);
+      return;
+    }
+    this.grpcStatus = code;
+    this.outcome = this.failing.has(code) ? (code === GRPC_DEADLINE_EXCEEDED ? 'timeout' : 'status') : 'ok';
+    if (message !== null) {
+      this.endWithStatus(code, `${message} (request id ${this.requestId})`);
+      return;
+    }
+    const end = trailers ?? headers ?? {};
+    if (!this.responded && trailers === null) {
+      // Trailers-only stays trailers-only.
+      this.respondEnd(copyMetadata(end));
+      return;
+    }
+    if (!this.responded) this.respond(headers ?? {});
+    this.trailersOut = copyMetadata(end);
+    this.done = true;
+    this.stream.end();
+  }
+
+  /** The attempt failed without an answer: stable gets the call when it can, else the client a gRPC error. */
+  private onUpstreamClose(upstream: ClientHttp2Stream): void {
+    if (this.attemptOver || this.done) return;
+    const failure = this.attemptFailure ?? { outcome: 'connect' as const, why: `${this.target?.origin ?? ''}: stream reset (HTTP/2 code ${upstream.rstCode ?? NGHTTP2_NO_ERROR})` };
+    if (this.responded && upstream.rstCode === NGHTTP2_CANCEL) {
+      // The version cancelled the call mid-answer: the client sees the same.
+      this.attemptOver = true;
+      this.grpcStatus = GRPC_CANCELLED;
+      this.outcome = this.failing.has(GRPC_CANCELLED) ? 'status' : 'ok';
+      this.done = true;
+      this.stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    this.attemptFailed(failure.outcome, failure.why);
+  }
+
+  private attemptFailed(outcome: 'connect' | 'tls' | 'timeout', why: string): void {
+    if (this.attemptOver || this.done) return;
+    this.attemptOver = true;
+    clearTimeout(this.connectTimer);
+    this.upstream?.close(NGHTTP2_CANCEL);
+    const { pool, target } = this;
+    if (target !== null) pool.report(target, false, this.ctx.now());
+    const { route } = this.routed;
+    this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: pool.version, target: target?.origin, failure: outcome }, why);
+    if (this.mayReplay()) {
+      this.fallback(outcome, why, GRPC_UNAVAILABLE);
+      return;
+    }
+    this.outcome = outcome;
+    if (this.responded) {
+      // Messages already reached the client: the call cannot be answered whole, so it is reset as the version's was.
+      this.grpcStatus = GRPC_UNAVAILABLE;
+      this.done = true;
+      this.stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    this.grpcStatus = outcome === 'timeout' ? GRPC_DEADLINE_EXCEEDED : GRPC_UNAVAILABLE;
+    this.endWithStatus(this.grpcStatus, `version ${pool.version} of service ${route.name} failed: ${why} (request id ${this.requestId})`);
+  }
+
+  /** Whether the current attempt can still be replayed on stable: a candidate, nothing sent to the client, the request kept. */
+  private mayReplay(): boolean {
+    return this.replay !== null && !this.retried && this.pool !== this.routed.stable && !this.responded && !this.replay.tooLarge && !this.done;
+  }
+
+  /** The candidate's failure is counted, then the whole request goes to stable once the client sent it all. */
+  private fallback(outcome: Outcome, why: string, code: number): void {
+    this.retried = true;
+    const from = this.pool.version;
+    const { route, stable } = this.routed;
+    this.ctx.log.warn({ requestId: this.requestId, service: route.name, version: from, failure: outcome }, `replaying on ${stable.version}: ${why}`);
+    this.record(200, outcome, code);
+    const failed = this.upstream;
+    if (failed !== null) this.stream.unpipe(failed);
+    // The unpipe paused the client's stream: the copy still needs the rest of it.
+    this.stream.resume();
+    this.replay?.whenComplete((body) => {
+      if (this.done || this.stream.destroyed) return;
+      if (body === null) {
+        this.outcome = outcome;
+        this.grpcStatus = GRPC_UNAVAILABLE;
+        this.endWithStatus(GRPC_UNAVAILABLE, `version ${from} of service ${route.name} failed: ${why}; the request was too large to replay on ${stable.version} (request id ${this.requestId})`);
+        return;
+      }
+      this.ctx.onFallback(route.name, from, stable.version);
+      this.send(stable, body);
+    });
+  }
+
+  /** The gateway's own end of the call with `code`: trailers-only before any message, trailers after. */
+  private endWithStatus(code: number, message: string): void {
+    const status = { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) };
+    if (this.responded) {
+      this.trailersOut = status;
+      this.done = true;
+      this.stream.end();
+      return;
+    }
+    this.respondEnd(status);
+  }
+
+  private respond(headers: IncomingHttpHeaders): void {
+    if (this.stream.destroyed || this.stream.closed) return;
+    this.responded = true;
+    this.stream.respond({ ...copyMetadata(headers), ':status': 200, [VERSION_HEADER]: this.pool.version, [REQUEST_ID_HEADER]: this.requestId }, { waitForTrailers: true });
+  }
+
+  private respondEnd(metadata: OutgoingHttpHeaders): void {
+    this.done = true;
+    if (this.stream.destroyed || this.stream.closed) return;
+    this.responded = true;
+    this.stream.respond({ 'content-type': 'application/grpc', ...metadata, ':status': 200, [VERSION_HEADER]: this.pool.version, [REQUEST_ID_HEADER]: this.requestId }, { endStream: true });
+  }
+
+  /** The gateway ends a call the client's `grpc-timeout` ran out on; the version is cancelled. */
+  private deadlineExceeded(): void {
+    if (this.done) return;
+    this.attemptOver = true;
+    this.upstream?.close(NGHTTP2_CANCEL);
+    this.outcome = this.failing.has(GRPC_DEADLINE_EXCEEDED) ? 'timeout' : 'ok';
+    this.grpcStatus = GRPC_DEADLINE_EXCEEDED;
+    const { route } = this.routed;
+    this.endWithStatus(GRPC_DEADLINE_EXCEEDED, `version ${this.pool.version} of service ${route.name} did not finish within the call's deadline (${this.timeoutMs} ms; request id ${this.requestId})`);
+  }
+
+  /** The client's stream is gone: answered, or cancelled by the client, whose cancellation reaches the version. */
+  private clientClosed(): void {
+    clearTimeout(this.deadlineTimer);
+    clearTimeout(this.connectTimer);
+    let status = 200;
+    if (!this.done) {
+      this.upstream?.close(NGHTTP2_CANCEL);
+      const atDeadline = this.deadlineAt !== null && this.timeoutMs !== null && performance.now() >= this.deadlineAt - deadlineSlackMs(this.timeoutMs);
+      if (atDeadline) {
+        this.grpcStatus = GRPC_DEADLINE_EXCEEDED;
+        this.outcome = this.failing.has(GRPC_DEADLINE_EXCEEDED) ? 'timeout' : 'ok';
+      } else {
+        status = CLIENT_CLOSED;
+        this.grpcStatus = GRPC_CANCELLED;
+      }
+    }
+    const latencyMs = this.record(status, this.outcome, this.grpcStatus);
+    this.shadow?.liveDone({ status, outcome: this.outcome, latencyMs });
+    if (this.ctx.accessLog) {
+      const { requestId, outcome } = this;
+      const durationMs = Math.round(performance.now() - this.attemptStartedAt);
+      this.ctx.log.info({ requestId, service: this.routed.route.name, version: this.pool.version, grpcStatus: grpcCodeName(this.grpcStatus ?? 0), outcome, durationMs }, 'call');
+    }
+  }
+
+  /** Counts the current attempt; returns its latency. */
+  private record(status: number, outcome: Outcome, grpcStatus: number | undefined): number {
+    const now = performance.now();
+    const latencyMs = now - this.attemptStartedAt;
+    const firstMessageMs = (this.firstMessageAt ?? now) - this.attemptStartedAt;
+    const { route, key } = this.routed;
+    this.ctx.observer.observe({ service: route.name, version: this.pool.version, key, status, outcome, latencyMs, grpcStatus, firstMessageMs });
+    return latencyMs;
+  }
+}
+
+/** Metadata as received, without pseudo-headers and the fields the gateway sets. */
+function copyMetadata(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || SET_DOWNSTREAM.has(name) || value === undefined) continue;
+    out[name] = value;
+  }
+  return out;
+}
