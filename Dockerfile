@@ -7,6 +7,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
+COPY proto ./proto
 COPY bench ./bench
 RUN npm run build
 

@@ -1,5 +1,7 @@
 // Copies the non-TypeScript files the compiled code reads at run time (Lua
-// scripts, console page) from src/ to dist/src/, keeping their paths.
+// scripts, console page) from src/ to dist/src/, keeping their paths, and the
+// gRPC protos from proto/ to dist/proto/, so code that finds them relative to
+// itself finds them from dist/src/ as it does from src/.
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -14,3 +16,4 @@ function walk(dir) {
 }
 
 walk('src');
+cpSync('proto', join('dist', 'proto'), { recursive: true });

@@ -45,7 +45,7 @@ export async function startSampleBackend(options: { version: string; port?: numb
       const answer = () => {
         if (fails) return json(res, 500, { error: `model ${options.version} failed`, model: options.version });
         const input = Buffer.concat(chunks).toString('utf8');
-        const shifted = Math.min(1, Math.max(0, score(input) + behaviour.scoreShift));
+        const shifted = Math.min(1, Math.max(0, sampleScore(input) + behaviour.scoreShift));
         outOfRangeDebt += behaviour.outOfRangeRate;
         const broken = outOfRangeDebt >= 1;
         if (broken) outOfRangeDebt -= 1;
@@ -88,8 +88,8 @@ function control(req: IncomingMessage, res: ServerResponse, behaviour: ModelBeha
   });
 }
 
-/** A stable pseudo-score in 0..1 from the input, the same for every version, so answers look like a model's and versions can be compared. */
-function score(input: string): number {
+/** A stable pseudo-score in 0..1 from the input, the same for every version (and for the gRPC sample model), so answers look like a model's and versions can be compared. */
+export function sampleScore(input: string): number {
   let h = 2166136261;
   for (let i = 0; i < input.length; i++) h = Math.imul(h ^ input.charCodeAt(i), 16777619);
   return Math.round(((h >>> 0) / 0xffffffff) * 1000) / 1000;

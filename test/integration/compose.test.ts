@@ -63,6 +63,8 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/^FROM node:24-slim/m);
     expect(dockerfile).toMatch(/npm ci/);
     expect(dockerfile).toMatch(/npm run build/);
+    // The build compiles src and copies its assets (the console, the KServe proto) into dist.
+    for (const dir of ['scripts', 'src', 'proto']) expect(dockerfile).toContain(`COPY ${dir} ./${dir}`);
     expect(dockerfile).toContain('"dist/src/cli/main.js", "serve", "--config", "/config/compose.yaml"');
     for (const name of ['gateway-1', 'gateway-2', 'model-v1', 'model-v2']) {
       const build = services[name]!.build;
