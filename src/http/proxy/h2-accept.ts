@@ -63,11 +63,14 @@ function sniffPreface(server: Server, h2: Http2Server): void {
     undecided.add(socket);
     let seen: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), server.headersTimeout || 60_000);
+    // A reset before the first bytes must not reach the process as an unhandled error.
+    const onError = () => socket.destroy();
     const decide = () => {
       clearTimeout(timer);
       undecided.delete(socket);
       socket.off('data', onData);
       socket.off('close', decide);
+      socket.off('error', onError);
     };
     const onData = (chunk: Buffer) => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
@@ -86,6 +89,7 @@ function sniffPreface(server: Server, h2: Http2Server): void {
       socket.emit('data', seen);
     };
     socket.on('data', onData);
+    socket.on('error', onError);
     socket.once('close', decide);
   });
   const closeAll = server.closeAllConnections.bind(server);
