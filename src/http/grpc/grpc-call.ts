@@ -1,4 +1,4 @@
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Outcome } from '../../app/request-observer.js';
 import {
   DEFAULT_FAILING_CODES,
@@ -84,7 +84,8 @@ class GrpcCall {
   private readonly timeoutMs: number | null;
   private readonly deadlineAt: number | null;
   private deadlineTimer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
+  /** Attempts made so far; a session handed out late to an earlier one is not used. */
+  private attempts = 0;
   private pool: VersionPool;
   private target: Target | null = null;
   private upstream: ClientHttp2Stream | null = null;
@@ -118,6 +119,8 @@ class GrpcCall {
     this.failing = failingCodes(routed);
     this.pool = routed.pool;
     const mayFallback = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
+    // Held until the target's session is ready and piped: the copies' data listeners must not set it flowing before.
+    stream.pause();
     this.replay = mayFallback ? new ReplayBody(stream, fallback.replayBodyBytes) : null;
     const { shadow } = routed;
     this.shadow = shadow === null ? null : new GrpcShadowCopy(stream, routed, shadow, (t, v) => this.upstreamHeaders(t, v), this.failing, ctx.shadowObserver, ctx.now);
@@ -129,7 +132,11 @@ class GrpcCall {
     stream.once('close', () => this.clientClosed());
   }
 
-  /** Opens an attempt on `pool`: `body` is the whole request of a replay, or null to stream the client's. */
+  /**
+   * Opens an attempt on `pool`, once its target's session is ready: `body` is
+   * the whole request of a replay, or null to stream the client's (which waits,
+   * paused, until then).
+   */
   send(pool: VersionPool, body: Buffer | null): void {
     const target = pool.pick(this.ctx.now());
     this.pool = pool;
@@ -140,13 +147,31 @@ class GrpcCall {
     this.upTrailers = null;
     this.attemptFailure = null;
     this.attemptOver = false;
+    // The last attempt's stream may still end or close: none of its events concern this one.
+    this.upstream = null;
+    const attempt = ++this.attempts;
+    target.h2Session(this.routed.route.config.timeouts.connect, (session, failure) => {
+      // The client left, the deadline passed, or a later attempt replaced this one while it waited.
+      if (attempt !== this.attempts || this.attemptOver || this.done) return;
+      if (session !== null) {
+        this.open(session, target, body);
+        return;
+      }
+      if (failure === null || failure.timedOut) {
+        this.attemptFailed('timeout', `${target.origin}: no connection within ${failure?.timedOut === true ? failure.connectMs : 0} ms`);
+        return;
+      }
+      const [outcome, why] = describeFailure(failure.error);
+      this.attemptFailed(outcome, `${target.origin}: ${why}`);
+    });
+  }
+
+  private open(session: ClientHttp2Session, target: Target, body: Buffer | null): void {
     let upstream: ClientHttp2Stream;
     try {
-      const session = target.h2Session();
-      if (session.connecting) this.watchConnect(session, target);
-      upstream = session.request(this.upstreamHeaders(target, pool.version), { endStream: false });
+      upstream = session.request(this.upstreamHeaders(target, this.pool.version), { endStream: false });
     } catch (err) {
-      // A session that began closing between being picked and used.
+      // A session that began closing (GOAWAY) between being handed out and used.
       this.attemptFailed('connect', `${target.origin}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       return;
     }
@@ -165,9 +190,8 @@ class GrpcCall {
     });
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (upstream !== this.upstream || this.attemptFailure !== null) return;
-      const cause = sessionCause(err);
-      const tls = tlsFailure(cause);
-      this.attemptFailure = { outcome: tls === null ? 'connect' : 'tls', why: `${target.origin}: ${tls ?? cause.code ?? cause.message}` };
+      const [outcome, why] = describeFailure(sessionCause(err));
+      this.attemptFailure = { outcome, why: `${target.origin}: ${why}` };
     });
     upstream.on('close', () => {
       if (upstream === this.upstream) this.onUpstreamClose(upstream);
@@ -197,23 +221,8 @@ class GrpcCall {
     return out;
   }
 
-  /** A session still connecting has `timeouts.connect` to be ready (TCP, and for https:// the handshake). */
-  private watchConnect(session: ReturnType<Target['h2Session']>, target: Target): void {
-    const connectMs = this.routed.route.config.timeouts.connect;
-    clearTimeout(this.connectTimer);
-    const timer = setTimeout(() => {
-      // Every call waiting on this session fails alike; the next one opens a new session.
-      session.destroy();
-      if (this.target === target && !this.attemptOver) this.attemptFailed('timeout', `${target.origin}: no connection within ${connectMs} ms`);
-    }, connectMs);
-    this.connectTimer = timer;
-    session.once('connect', () => clearTimeout(timer));
-    session.once('close', () => clearTimeout(timer));
-  }
-
   private onResponse(headers: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number): void {
     if (this.attemptOver || this.done) return;
-    clearTimeout(this.connectTimer);
     if (this.target !== null) this.pool.report(this.target, true, this.ctx.now());
     const status = headers[':status'] ?? 0;
     if (status !== 200) {
@@ -300,7 +309,6 @@ class GrpcCall {
   private attemptFailed(outcome: 'connect' | 'tls' | 'timeout', why: string): void {
     if (this.attemptOver || this.done) return;
     this.attemptOver = true;
-    clearTimeout(this.connectTimer);
     this.upstream?.close(NGHTTP2_CANCEL);
     const { pool, target } = this;
     if (target !== null) pool.report(target, false, this.ctx.now());
@@ -319,7 +327,9 @@ class GrpcCall {
       return;
     }
     this.grpcStatus = outcome === 'timeout' ? GRPC_DEADLINE_EXCEEDED : GRPC_UNAVAILABLE;
-    this.endWithStatus(this.grpcStatus, `version ${pool.version} of service ${route.name} failed: ${why} (request id ${this.requestId})`);
+    // Say why stable did not answer instead when it could have.
+    const tooLarge = this.replay?.tooLarge === true && !this.retried ? `; the request was too large to replay on ${this.routed.stable.version}` : '';
+    this.endWithStatus(this.grpcStatus, `version ${pool.version} of service ${route.name} failed: ${why}${tooLarge} (request id ${this.requestId})`);
   }
 
   /** Whether the current attempt can still be replayed on stable: a candidate, nothing sent to the client, the request kept. */
@@ -390,7 +400,6 @@ class GrpcCall {
   /** The client's stream is gone: answered, or cancelled by the client, whose cancellation reaches the version. */
   private clientClosed(): void {
     clearTimeout(this.deadlineTimer);
-    clearTimeout(this.connectTimer);
     let status = 200;
     if (!this.done) {
       this.upstream?.close(NGHTTP2_CANCEL);
@@ -421,6 +430,12 @@ class GrpcCall {
     this.ctx.observer.observe({ service: route.name, version: this.pool.version, key, status, outcome, latencyMs, grpcStatus, firstMessageMs });
     return latencyMs;
   }
+}
+
+/** A failed connection or stream in words: a TLS failure's cause, else the error's code. */
+function describeFailure(err: NodeJS.ErrnoException): ['connect' | 'tls', string] {
+  const tls = tlsFailure(err);
+  return tls === null ? ['connect', err.code ?? err.message] : ['tls', tls];
 }
 
 /** Metadata as received, without pseudo-headers and the fields the gateway sets. */

@@ -1,4 +1,4 @@
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Outcome, ShadowObserver, ShadowSide } from '../../app/request-observer.js';
 import { formatGrpcTimeout, readGrpcStatus } from '../../core/grpc-status.js';
 import { sessionCause } from '../proxy/h2-connection.js';
@@ -74,22 +74,32 @@ export class GrpcShadowCopy {
       this.settle();
     };
     const target = this.pool.pick(this.now());
-    const headers = { ...this.headersFor(target, this.pool.version), [SHADOW_HEADER]: '1', 'grpc-timeout': formatGrpcTimeout(config.shadow.timeoutMs) };
+    let upstream: ClientHttp2Stream | undefined;
     const timer = setTimeout(() => {
       upstream?.close(NGHTTP2_CANCEL);
       finish('timeout');
     }, config.shadow.timeoutMs);
-    let upstream: ReturnType<ReturnType<Target['h2Session']>['request']> | undefined;
-    try {
-      upstream = target.h2Session().request(headers);
-    } catch {
-      finish('connect');
-      return;
-    }
+    target.h2Session(config.timeouts.connect, (session, failure) => {
+      if (settled) return;
+      if (session === null) {
+        finish(failure !== null && !failure.timedOut && tlsFailure(failure.error) !== null ? 'tls' : failure?.timedOut === true ? 'timeout' : 'connect');
+        return;
+      }
+      const headers = { ...this.headersFor(target, this.pool.version), [SHADOW_HEADER]: '1', 'grpc-timeout': formatGrpcTimeout(config.shadow.timeoutMs) };
+      try {
+        upstream = session.request(headers);
+      } catch {
+        finish('connect');
+        return;
+      }
+      this.read(upstream, finish, body);
+    });
+  }
+
+  /** Sends the copy's request and reads the answer to its grpc-status. */
+  private read(upstream: ClientHttp2Stream, finish: (outcome: Outcome) => void, body: Buffer): void {
     let trailers: IncomingHttpHeaders | null = null;
-    const judge = (t: IncomingHttpHeaders) => {
-      finish(this.failing.has(readGrpcStatus(t['grpc-status'])) ? 'status' : 'ok');
-    };
+    const judge = (t: IncomingHttpHeaders) => finish(this.failing.has(readGrpcStatus(t['grpc-status'])) ? 'status' : 'ok');
     upstream.on('response', (h) => {
       if (h[':status'] !== 200) finish('status');
       else if (h['grpc-status'] !== undefined) judge(h);

@@ -1,14 +1,28 @@
 import { connect, type ClientHttp2Session, type SecureClientSessionOptions } from 'node:http2';
 
+/** Why a call could not get a session: the connection failed (its cause), or it was not ready within `timeouts.connect`. */
+export type SessionFailure = { readonly timedOut: true; readonly connectMs: number } | { readonly timedOut: false; readonly error: NodeJS.ErrnoException };
+
+/** Called once with a ready session, or with why there is none. */
+export type SessionCallback = (session: ClientHttp2Session | null, failure: SessionFailure | null) => void;
+
 /**
  * The HTTP/2 connection to one target of a `protocol: grpc` service: one
  * session carries every call to it at once (HTTP/2 multiplexes), opened on
  * first use and again after the server closed it, sent GOAWAY, or failed.
- * A session idle for `idleMs` (no frame either way, no stream open) is closed
- * gracefully, before the server's own idle timeout can race a new call.
+ *
+ * A new session is handed out only once the server's SETTINGS arrived: a
+ * stream opened before then does not know the server's limit of concurrent
+ * streams, and the server refuses those beyond it, while later ones wait in
+ * Node's queue for a free stream. Calls that arrive meanwhile wait together
+ * on one timer of `timeouts.connect`. A session idle for `idleMs` (no frame
+ * either way) is closed gracefully, before the server's own idle timeout can
+ * race a new call.
  */
 export class H2Connection {
   private current: ClientHttp2Session | null = null;
+  private ready = false;
+  private waiting: SessionCallback[] = [];
 
   constructor(
     /** `http://host:port` (h2c, prior knowledge) or `https://host:port` (h2 by ALPN). */
@@ -18,24 +32,16 @@ export class H2Connection {
     private readonly tlsOptions: () => SecureClientSessionOptions | null,
   ) {}
 
-  /** The session to open the next call on: the live one, or a new one still connecting. */
-  session(): ClientHttp2Session {
+  /** Calls `callback` with the live session, at once when it is ready, else when the (new) one is. */
+  open(connectMs: number, callback: SessionCallback): void {
     const live = this.current;
-    if (live !== null && !live.closed && !live.destroyed) return live;
-    const session = connect(this.origin, this.tlsOptions() ?? {});
-    // Its streams report a failed session themselves; the session's own error needs a listener so it is not thrown.
-    session.on('error', () => undefined);
-    const forget = () => {
-      if (this.current === session) this.current = null;
-    };
-    session.once('close', forget);
-    session.once('goaway', forget);
-    session.setTimeout(this.idleMs, () => {
-      forget();
-      session.close();
-    });
-    this.current = session;
-    return session;
+    if (live !== null && !live.closed && !live.destroyed) {
+      if (this.ready) callback(live, null);
+      else this.waiting.push(callback);
+      return;
+    }
+    this.start(connectMs);
+    this.waiting.push(callback);
   }
 
   /** New TLS material: calls in flight finish on the old session, the next one opens a new session. */
@@ -47,6 +53,42 @@ export class H2Connection {
   destroy(): void {
     this.current?.destroy();
     this.current = null;
+  }
+
+  private start(connectMs: number): void {
+    const session = connect(this.origin, this.tlsOptions() ?? {});
+    // This session's own waiters: a retired session still answers the calls that waited on it.
+    const waiting: SessionCallback[] = [];
+    this.current = session;
+    this.ready = false;
+    this.waiting = waiting;
+    const settle = (failure: SessionFailure | null) => {
+      clearTimeout(timer);
+      if (this.current === session) this.ready = failure === null;
+      for (const callback of waiting.splice(0)) callback(failure === null ? session : null, failure);
+    };
+    const forget = () => {
+      if (this.current === session) this.current = null;
+    };
+    const timer = setTimeout(() => {
+      settle({ timedOut: true, connectMs });
+      forget();
+      session.destroy();
+    }, connectMs);
+    session.once('remoteSettings', () => settle(null));
+    session.on('error', (error: NodeJS.ErrnoException) => {
+      settle({ timedOut: false, error });
+      forget();
+    });
+    session.once('close', () => {
+      settle({ timedOut: false, error: Object.assign(new Error('the connection closed before it was ready'), { code: 'ECONNRESET' }) });
+      forget();
+    });
+    session.once('goaway', forget);
+    session.setTimeout(this.idleMs, () => {
+      forget();
+      session.close();
+    });
   }
 }
 

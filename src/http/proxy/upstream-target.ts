@@ -1,10 +1,9 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest } from 'node:http';
-import type { ClientHttp2Session } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { ClientMaterial } from '../../tls/material.js';
-import { H2Connection } from './h2-connection.js';
+import { H2Connection, type SessionCallback } from './h2-connection.js';
 
 /** For an https:// target whose version has no TLS material (a feed without it): Node's roots, verified. */
 export const SYSTEM_TRUST: ClientMaterial = { ca: [], cert: null, key: null, serverName: null, minVersion: 'TLSv1.2', verify: true };
@@ -108,15 +107,16 @@ export class Target {
   }
 
   /**
-   * The HTTP/2 session for a call to a `protocol: grpc` target: h2c for
-   * http://, h2 with this target's TLS settings for https://.
+   * The HTTP/2 session for a call to a `protocol: grpc` target (h2c for
+   * http://, h2 with this target's TLS settings for https://), once it is
+   * ready; see H2Connection.
    */
-  h2Session(): ClientHttp2Session {
+  h2Session(connectMs: number, callback: SessionCallback): void {
     this.h2 ??= new H2Connection(this.origin, this.idleMs, () => {
       const tls = this.tls;
       return tls === null ? null : { servername: tls.servername, rejectUnauthorized: tls.rejectUnauthorized, secureContext: tls.secureContext };
     });
-    return this.h2.session();
+    this.h2.open(connectMs, callback);
   }
 
   /** Whether an https:// target already connects with `material` (compared by value: a cluster worker gets copies). */
