@@ -2,7 +2,7 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import type { Outcome, ShadowObserver, ShadowSide } from '../../app/request-observer.js';
 import { formatGrpcTimeout, readGrpcStatus } from '../../core/grpc-status.js';
 import { sessionCause } from '../proxy/h2-connection.js';
-import { ReplayBody } from '../proxy/replay-body.js';
+import { MirroredCall } from '../proxy/mirrored-call.js';
 import type { Routed } from '../proxy/resolve.js';
 import { SHADOW_HEADER } from '../proxy/shadow-copy.js';
 import { tlsFailure } from '../proxy/tls-errors.js';
@@ -11,67 +11,34 @@ import type { Target, VersionPool } from '../proxy/upstream-pool.js';
 const { NGHTTP2_CANCEL } = constants;
 
 /**
- * A copy of one gRPC call for the service's shadow version, the way
- * ShadowCopy mirrors an HTTP request: the request's messages are kept aside
- * as they stream (up to `shadow.maxBodyBytes`, which a unary call fits), the
- * copy leaves once the client sent them all, with `x-switchyard-shadow: 1`
- * and the shadow's own timeout as its deadline, and its answer is read to its
- * `grpc-status` and dropped. The pair (shadow's outcome and latency, stable's)
- * goes to the observer; protobuf answers are not decoded, so no predictions
- * are compared. Over the concurrency bound a copy is dropped and counted.
+ * A copy of one gRPC call for the service's shadow version (see
+ * MirroredCall): the request's messages, which a unary call's fit in
+ * `shadow.maxBodyBytes`, go out once the client sent them all, with
+ * `x-switchyard-shadow: 1` and the shadow's own timeout as their deadline,
+ * and the answer is read to its `grpc-status` and dropped. Protobuf answers
+ * are not decoded, so no predictions are compared.
  */
-export class GrpcShadowCopy {
-  private base: ShadowSide | null = null;
-  private shadow: ShadowSide | null = null;
-  /** No record will be made: the copy was dropped or the client went away before its request was complete. */
-  private abandoned = false;
-
+export class GrpcShadowCopy extends MirroredCall {
   constructor(
     stream: ServerHttp2Stream,
-    private readonly routed: Routed,
-    private readonly pool: VersionPool,
+    routed: Routed,
+    pool: VersionPool,
     /** The headers a call to `target` carries upstream, as the live call's. */
     private readonly headersFor: (target: Target, version: string) => OutgoingHttpHeaders,
     private readonly failing: ReadonlySet<number>,
-    private readonly observer: ShadowObserver,
+    observer: ShadowObserver,
     private readonly now: () => number,
   ) {
-    const kept = new ReplayBody(stream, routed.route.config.shadow.maxBodyBytes);
-    kept.whenComplete((body) => {
-      if (body !== null) this.send(body);
-      else if (kept.tooLarge) this.drop('body');
-      else this.abandoned = true;
-    });
+    super(stream, routed, pool, observer);
   }
 
-  /** The client's call ended (answered, failed or cancelled). */
-  liveDone(side: ShadowSide): void {
-    this.base = side;
-    this.settle();
-  }
-
-  private drop(why: 'concurrency' | 'body'): void {
-    this.abandoned = true;
-    this.observer.dropped(this.routed.route.name, this.pool.version, why);
-  }
-
-  private send(body: Buffer): void {
-    const { shadowGate: gate, config } = this.routed.route;
-    if (gate.inFlight >= config.shadow.maxConcurrent) {
-      this.drop('concurrency');
-      return;
-    }
-    gate.inFlight++;
+  protected send(body: Buffer, answered: (side: ShadowSide) => void): void {
+    const { config } = this.routed.route;
     const startedAt = performance.now();
-    let settled = false;
     const finish = (outcome: Outcome) => {
-      if (settled) return;
-      settled = true;
       clearTimeout(timer);
-      gate.inFlight--;
       // A gRPC answer is HTTP 200 whatever its status; the outcome says whether it failed.
-      this.shadow = { status: outcome === 'ok' || outcome === 'status' ? 200 : 502, outcome, latencyMs: performance.now() - startedAt };
-      this.settle();
+      answered({ status: outcome === 'ok' || outcome === 'status' ? 200 : 502, outcome, latencyMs: performance.now() - startedAt });
     };
     const target = this.pool.pick(this.now());
     let upstream: ClientHttp2Stream | undefined;
@@ -80,7 +47,6 @@ export class GrpcShadowCopy {
       finish('timeout');
     }, config.shadow.timeoutMs);
     target.h2Session(config.timeouts.connect, (session, failure) => {
-      if (settled) return;
       if (session === null) {
         finish(failure !== null && !failure.timedOut && tlsFailure(failure.error) !== null ? 'tls' : failure?.timedOut === true ? 'timeout' : 'connect');
         return;
@@ -111,12 +77,5 @@ export class GrpcShadowCopy {
     // The answer's messages are not needed: read and dropped, so flow control never holds the shadow back.
     upstream.resume();
     upstream.end(body);
-  }
-
-  private settle(): void {
-    if (this.abandoned || this.base === null || this.shadow === null) return;
-    const { route, key } = this.routed;
-    this.observer.observeShadow({ service: route.name, version: this.pool.version, key, shadow: this.shadow, base: this.base, pair: null });
-    this.abandoned = true;
   }
 }

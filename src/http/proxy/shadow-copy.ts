@@ -4,7 +4,7 @@ import { violation } from '../../core/guardrail.js';
 import { comparePair, type PairResult } from '../../core/shadow/comparison.js';
 import { readPrediction } from '../../core/shadow/prediction.js';
 import { upstreamHeaders } from './headers.js';
-import { ReplayBody } from './replay-body.js';
+import { MirroredCall } from './mirrored-call.js';
 import type { Routed } from './resolve.js';
 import { tlsFailure } from './tls-errors.js';
 import type { VersionPool } from './upstream-pool.js';
@@ -30,30 +30,21 @@ type Finish = (outcome: Outcome, status: number, answer: Buffer | null) => void;
  * guardrail's action is for clients, and no client sees this answer). A copy
  * over the concurrency bound is dropped and counted, never queued.
  */
-export class ShadowCopy {
+export class ShadowCopy extends MirroredCall {
   private readonly config: ShadowConfig;
-  private base: ShadowSide | null = null;
   private baseBody: Buffer[] | null = null;
-  private shadow: ShadowSide | null = null;
   private shadowBody: Buffer | null = null;
-  /** No record will be made: the copy was dropped or the client went away before sending its body. */
-  private abandoned = false;
 
   constructor(
     private readonly req: IncomingMessage,
-    private readonly routed: Routed,
-    private readonly pool: VersionPool,
+    routed: Routed,
+    pool: VersionPool,
     private readonly requestId: string,
-    private readonly observer: ShadowObserver,
+    observer: ShadowObserver,
     private readonly now: () => number,
   ) {
+    super(req, routed, pool, observer);
     this.config = routed.route.config.shadow;
-    const kept = new ReplayBody(req, this.config.maxBodyBytes);
-    kept.whenComplete((body) => {
-      if (body !== null) this.send(body);
-      else if (kept.tooLarge) this.drop('body');
-      else this.abandoned = true;
-    });
   }
 
   /** Stable's answer as it streams to the client: kept (up to the cap) when predictions are compared. */
@@ -70,39 +61,18 @@ export class ShadowCopy {
     });
   }
 
-  /** The client's request ended (answered, failed or abandoned by the client). */
-  liveDone(side: ShadowSide): void {
-    this.base = side;
-    this.settle();
-  }
-
-  private drop(why: 'concurrency' | 'body'): void {
-    this.abandoned = true;
-    this.observer.dropped(this.routed.route.name, this.pool.version, why);
-  }
-
-  private send(body: Buffer): void {
-    const gate = this.routed.route.shadowGate;
-    if (gate.inFlight >= this.config.maxConcurrent) {
-      this.drop('concurrency');
-      return;
-    }
-    gate.inFlight++;
+  protected send(body: Buffer, answered: (side: ShadowSide) => void): void {
     const startedAt = performance.now();
     const target = this.pool.pick(this.now());
     const headers = upstreamHeaders(this.req, target, this.pool.version, this.requestId);
     headers.push(SHADOW_HEADER, '1');
     // A chunked request loses its framing with the hop-by-hop headers; the copy is sent whole.
     if (this.req.headers['content-length'] === undefined) headers.push('content-length', String(body.length));
-    let settled = false;
     const finish: Finish = (outcome, status, answer) => {
-      if (settled) return;
-      settled = true;
       clearTimeout(timer);
-      gate.inFlight--;
-      this.shadow = { status, outcome, latencyMs: performance.now() - startedAt };
-      this.shadowBody = answer;
-      this.settle();
+      // The body before the side: the pair is compared as soon as the side is in.
+      this.shadowBody ??= answer;
+      answered({ status, outcome, latencyMs: performance.now() - startedAt });
     };
     const upstream = target.request(this.req.method, this.req.url, headers, false);
     const timer = setTimeout(() => {
@@ -142,14 +112,7 @@ export class ShadowCopy {
     res.on('error', () => finish('connect', 502, null));
   }
 
-  private settle(): void {
-    if (this.abandoned || this.base === null || this.shadow === null) return;
-    const { route, key } = this.routed;
-    this.observer.observeShadow({ service: route.name, version: this.pool.version, key, shadow: this.shadow, base: this.base, pair: this.pair() });
-    this.abandoned = true;
-  }
-
-  private pair(): PairResult | null {
+  protected override pair(): PairResult | null {
     const rule = this.config.prediction;
     if (rule === null || this.baseBody === null || this.shadowBody === null) return null;
     const stable = readPrediction(Buffer.concat(this.baseBody).toString('utf8'), rule);
