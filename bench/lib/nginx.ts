@@ -110,16 +110,27 @@ ${pool('v2')}
 `;
 }
 
-export async function startNginx(binary: string, opts: NginxOptions): Promise<Nginx> {
+/** A running nginx of the bench: its process, port and how to stop it. */
+export interface LaunchedNginx {
+  readonly proc: ChildProcess;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `binary` on a free port with the config `configFor(dir, port)` gives
+ * (its prefix and temp files in a fresh `dir`), and returns once `ready(port)`
+ * resolved; an nginx that exits first is an error carrying its error log.
+ */
+export async function launchNginx(binary: string, tmpPrefix: string, configFor: (dir: string, port: number) => string, ready: (port: number) => Promise<void>): Promise<LaunchedNginx> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sy-bench-nginx-'));
+  const dir = mkdtempSync(join(tmpdir(), tmpPrefix));
   mkdirSync(join(dir, 'tmp'));
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, opts));
+  writeFileSync(join(dir, 'nginx.conf'), configFor(dir, port));
   // -e: the error log before the config is read (else the compiled-in /var/log path).
   const args = ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'];
   const proc = spawn(binary, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   own(proc);
-  const url = `http://127.0.0.1:${port}/predict`;
   const stop = async () => {
     // SIGQUIT: graceful shutdown; the bench's clients are gone by then.
     await stopTree(proc, 'SIGQUIT', 5_000);
@@ -133,15 +144,20 @@ export async function startNginx(binary: string, opts: NginxOptions): Promise<Ng
       }),
     );
     exited.catch(() => undefined); // only the start waits on it
-    const ready = (async () => {
-      await pollUntil(url, (r) => r.ok, 10_000, { [opts.keyHeader]: 'ready-probe' });
-      const share = await versionShare(url, 1000, opts.keyHeader, 'v2');
-      if (Math.abs(share - opts.canaryPercent / 100) > 0.03) throw new Error(`nginx split_clients sent ${(share * 100).toFixed(1)} % of 1000 keys to v2`);
-    })();
-    await Promise.race([ready, exited]);
+    await Promise.race([ready(port), exited]);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { proc, pid: proc.pid as number, url, stop };
+  return { proc, port, stop };
+}
+
+export async function startNginx(binary: string, opts: NginxOptions): Promise<Nginx> {
+  const url = (port: number) => `http://127.0.0.1:${port}/predict`;
+  const { proc, port, stop } = await launchNginx(binary, 'sy-bench-nginx-', (dir, port) => nginxConfig(dir, port, opts), async (port) => {
+    await pollUntil(url(port), (r) => r.ok, 10_000, { [opts.keyHeader]: 'ready-probe' });
+    const share = await versionShare(url(port), 1000, opts.keyHeader, 'v2');
+    if (Math.abs(share - opts.canaryPercent / 100) > 0.03) throw new Error(`nginx split_clients sent ${(share * 100).toFixed(1)} % of 1000 keys to v2`);
+  });
+  return { proc, pid: proc.pid as number, url: url(port), stop };
 }

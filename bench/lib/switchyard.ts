@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canaryAdmin, type ServiceState } from './canary-admin.js';
 import { freePort, pollUntil, versionShare } from './http-probe.js';
 import { pollUntilHttps, versionShareHttps } from './https-probe.js';
 import { own, stopTree } from './proc-tree.js';
@@ -68,12 +69,6 @@ services:
 `;
 }
 
-interface ServiceState {
-  readonly phase: string;
-  readonly weight: number;
-  readonly lastVerdict?: { readonly result?: string; readonly reason?: string } | null;
-}
-
 export interface SwitchyardOptions {
   readonly backend: string;
   readonly workers: number;
@@ -107,31 +102,18 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<Switchya
   const v2Share = (keys: number) =>
     listenerCa === null ? versionShare(url, keys, opts.keyHeader, 'v2') : versionShareHttps(url, listenerCa, keys, opts.keyHeader, 'v2');
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   const stop = async () => {
     await stopTree(proc, 'SIGTERM', 10_000);
     rmSync(dir, { recursive: true, force: true });
   };
-  const command = async (path: string, body: unknown) => {
-    const res = await fetch(`${adminUrl}/api/v1/services/${SERVICE}/${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`admin POST ${path}: HTTP ${res.status} ${await res.text()}`);
-    await res.arrayBuffer();
-  };
-  const state = async () => {
-    const res = await fetch(`${adminUrl}/api/v1/services/${SERVICE}`, { headers: auth });
-    return (await res.json()) as ServiceState;
-  };
-  const canary = async () => {
-    await command('rollout', { candidate: 'v2', reason: 'bench/proxy' });
-    await command('weight', { weight: 10, reason: 'bench/proxy' });
-  };
+  const admin = canaryAdmin(adminUrl, SERVICE, TOKEN, 10, 'bench/proxy');
   try {
     const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`switchyard serve exited with ${String(code)}`))));
     exited.catch(() => undefined); // only the start waits on it
     const ready = (async () => {
       await pollUntil(`${adminUrl}/readyz`, (r) => r.ok, 20_000);
       await probeUntilReady({ [opts.keyHeader]: 'ready-probe' });
-      await canary();
+      await admin.start();
       // State changes reach every worker as they reach replicas: wait until all of them route the canary.
       const deadline = Date.now() + 10_000;
       let share = 0;
@@ -152,15 +134,8 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<Switchya
     pid: proc.pid as number,
     url,
     adminUrl,
-    state,
-    async ensureCanary() {
-      const s = await state();
-      if (s.phase === 'progressing' && s.weight === 10) return null;
-      if (s.phase === 'progressing') await command('weight', { weight: 10, reason: 'bench/proxy' });
-      else await canary();
-      const verdict = s.lastVerdict === null || s.lastVerdict === undefined ? '' : `, last verdict ${s.lastVerdict.result ?? '?'}: ${s.lastVerdict.reason ?? ''}`;
-      return `${s.phase} at ${s.weight} %${verdict}`;
-    },
+    state: admin.state,
+    ensureCanary: admin.ensure,
     stop,
   };
 }
