@@ -83,3 +83,27 @@ describe('one port for HTTP/1.1 and h2c', () => {
     expect(await h2Status(gateway.proxyUrl, '/fraud/score')).toBe(505);
   });
 });
+
+describe('an idle HTTP/2 connection', () => {
+  it('is closed after proxy.keepAliveTimeout, as an idle HTTP/1.1 one is', async () => {
+    const backend = await startBackend('v1');
+    const yaml = configYaml({ v1: [backend.url] }).replace('proxy: { listen: "127.0.0.1:0" }', 'proxy: { listen: "127.0.0.1:0", keepAliveTimeout: 1s }');
+    const gateway = await startTestGateway(yaml);
+    try {
+      const session = h2connect(gateway.proxyUrl);
+      const closed = new Promise<string>((resolve) => {
+        session.once('goaway', () => resolve('goaway'));
+        session.once('close', () => resolve('close'));
+      });
+      const stream = session.request({ ':path': '/fraud/score' });
+      stream.resume();
+      await new Promise((resolve) => stream.once('close', resolve));
+      // Nothing more is sent: the gateway ends the session by itself (the test's own timeout bounds the wait).
+      expect(await closed).toBe('goaway');
+      session.destroy();
+    } finally {
+      await gateway.close();
+      await backend.close();
+    }
+  });
+});

@@ -368,6 +368,7 @@ class GrpcCall {
       this.trailersOut = status;
       this.done = true;
       this.stream.end();
+      this.drainClient();
       return;
     }
     this.respondEnd(status);
@@ -384,6 +385,16 @@ class GrpcCall {
     if (this.stream.destroyed || this.stream.closed) return;
     this.responded = true;
     this.stream.respond({ 'content-type': 'application/grpc', ...metadata, ':status': 200, [VERSION_HEADER]: this.pool.version, [REQUEST_ID_HEADER]: this.requestId }, { endStream: true });
+    this.drainClient();
+  }
+
+  /**
+   * The call is answered: what the client still sends is read and dropped.
+   * Its stream was paused until a session was ready, and Node closes a
+   * stream (and the call is counted) only once its readable side ended.
+   */
+  private drainClient(): void {
+    this.stream.resume();
   }
 
   /** The gateway ends a call the client's `grpc-timeout` ran out on; the version is cancelled. */

@@ -32,6 +32,8 @@ export function acceptHttp2(server: Server, h2: Http2Server, secure: boolean): H
   h2.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    // Like an idle HTTP/1.1 connection after proxy.keepAliveTimeout: GOAWAY, and streams still open finish first.
+    session.setTimeout(server.keepAliveTimeout, () => session.close());
   });
   if (secure) {
     const [http1] = server.listeners('secureConnection') as Array<(socket: TLSSocket) => void>;
