@@ -1,7 +1,6 @@
 import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Outcome } from '../../app/request-observer.js';
 import {
-  DEFAULT_FAILING_CODES,
   encodeGrpcMessage,
   formatGrpcTimeout,
   GRPC_CANCELLED,
@@ -10,7 +9,6 @@ import {
   GRPC_UNAVAILABLE,
   grpcCodeName,
   grpcCodeOfHttpStatus,
-  parseGrpcCode,
   parseGrpcTimeout,
   readGrpcStatus,
 } from '../../core/grpc-status.js';
@@ -21,6 +19,7 @@ import { ReplayBody } from '../proxy/replay-body.js';
 import type { Routed } from '../proxy/resolve.js';
 import { tlsFailure } from '../proxy/tls-errors.js';
 import type { Target, VersionPool } from '../proxy/upstream-pool.js';
+import { failingCodes, outcomeOf } from './call-outcome.js';
 import { GrpcShadowCopy } from './grpc-shadow.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = constants;
@@ -46,18 +45,6 @@ export interface CallArrival {
   readonly scheme: 'http' | 'https';
   /** The host a trusted hop says it asked for, else :authority. */
   readonly forwardedHost: string | undefined;
-}
-
-/** A service's failing codes, as a set, once per service config. */
-const failingSets = new WeakMap<object, ReadonlySet<number>>();
-function failingCodes(routed: Routed): ReadonlySet<number> {
-  const config = routed.route.config;
-  let set = failingSets.get(config);
-  if (set === undefined) {
-    set = new Set(config.grpc?.failingCodes ?? DEFAULT_FAILING_CODES.map((name) => parseGrpcCode(name) ?? GRPC_UNAVAILABLE));
-    failingSets.set(config, set);
-  }
-  return set;
 }
 
 /**
@@ -273,7 +260,7 @@ class GrpcCall {
       return;
     }
     this.grpcStatus = code;
-    this.outcome = this.failing.has(code) ? (code === GRPC_DEADLINE_EXCEEDED ? 'timeout' : 'status') : 'ok';
+    this.outcome = outcomeOf(code, this.failing);
     if (message !== null) {
       this.endWithStatus(code, `${message} (request id ${this.requestId})`);
       return;
@@ -298,7 +285,7 @@ class GrpcCall {
       // The version cancelled the call mid-answer: the client sees the same.
       this.attemptOver = true;
       this.grpcStatus = GRPC_CANCELLED;
-      this.outcome = this.failing.has(GRPC_CANCELLED) ? 'status' : 'ok';
+      this.outcome = outcomeOf(GRPC_CANCELLED, this.failing);
       this.done = true;
       this.stream.close(NGHTTP2_CANCEL);
       return;
@@ -402,7 +389,7 @@ class GrpcCall {
     if (this.done) return;
     this.attemptOver = true;
     this.upstream?.close(NGHTTP2_CANCEL);
-    this.outcome = this.failing.has(GRPC_DEADLINE_EXCEEDED) ? 'timeout' : 'ok';
+    this.outcome = outcomeOf(GRPC_DEADLINE_EXCEEDED, this.failing);
     this.grpcStatus = GRPC_DEADLINE_EXCEEDED;
     const { route } = this.routed;
     this.endWithStatus(GRPC_DEADLINE_EXCEEDED, `version ${this.pool.version} of service ${route.name} did not finish within the call's deadline (${this.timeoutMs} ms; request id ${this.requestId})`);
@@ -417,7 +404,7 @@ class GrpcCall {
       const atDeadline = this.deadlineAt !== null && this.timeoutMs !== null && performance.now() >= this.deadlineAt - deadlineSlackMs(this.timeoutMs);
       if (atDeadline) {
         this.grpcStatus = GRPC_DEADLINE_EXCEEDED;
-        this.outcome = this.failing.has(GRPC_DEADLINE_EXCEEDED) ? 'timeout' : 'ok';
+        this.outcome = outcomeOf(GRPC_DEADLINE_EXCEEDED, this.failing);
       } else {
         status = CLIENT_CLOSED;
         this.grpcStatus = GRPC_CANCELLED;

@@ -1,12 +1,13 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Outcome, ShadowObserver, ShadowSide } from '../../app/request-observer.js';
-import { formatGrpcTimeout, readGrpcStatus } from '../../core/grpc-status.js';
+import { formatGrpcTimeout, GRPC_INTERNAL, grpcCodeOfHttpStatus, readGrpcStatus } from '../../core/grpc-status.js';
 import { sessionCause } from '../proxy/h2-connection.js';
 import { MirroredCall } from '../proxy/mirrored-call.js';
 import type { Routed } from '../proxy/resolve.js';
 import { SHADOW_HEADER } from '../proxy/shadow-copy.js';
 import { tlsFailure } from '../proxy/tls-errors.js';
 import type { Target, VersionPool } from '../proxy/upstream-pool.js';
+import { outcomeOf } from './call-outcome.js';
 
 const { NGHTTP2_CANCEL } = constants;
 
@@ -65,13 +66,14 @@ export class GrpcShadowCopy extends MirroredCall {
   /** Sends the copy's request and reads the answer to its grpc-status. */
   private read(upstream: ClientHttp2Stream, finish: (outcome: Outcome) => void, body: Buffer): void {
     let trailers: IncomingHttpHeaders | null = null;
-    const judge = (t: IncomingHttpHeaders) => finish(this.failing.has(readGrpcStatus(t['grpc-status'])) ? 'status' : 'ok');
+    // Judged as the live call is: the same codes fail, a non-gRPC answer by gRPC's table.
+    const judge = (t: IncomingHttpHeaders) => finish(outcomeOf(readGrpcStatus(t['grpc-status']), this.failing));
     upstream.on('response', (h) => {
-      if (h[':status'] !== 200) finish('status');
+      if (h[':status'] !== 200) finish(outcomeOf(grpcCodeOfHttpStatus(h[':status'] ?? 0), this.failing));
       else if (h['grpc-status'] !== undefined) judge(h);
     });
     upstream.on('trailers', (t) => (trailers = t));
-    upstream.on('end', () => (trailers === null ? finish('status') : judge(trailers)));
+    upstream.on('end', () => (trailers === null ? finish(outcomeOf(GRPC_INTERNAL, this.failing)) : judge(trailers)));
     upstream.on('error', (err: NodeJS.ErrnoException) => finish(tlsFailure(sessionCause(err)) === null ? 'connect' : 'tls'));
     upstream.on('close', () => finish('connect'));
     // The answer's messages are not needed: read and dropped, so flow control never holds the shadow back.
