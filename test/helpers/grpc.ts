@@ -10,7 +10,9 @@ import {
   type ModelInferResponse,
   type ModelInferResponseInput,
 } from '../../src/grpc-model/kserve-proto.js';
-import { OPERATOR_TOKEN, READ_TOKEN } from './gateway.js';
+import { afterEach } from 'vitest';
+import type { Gateway } from '../../src/main.js';
+import { OPERATOR_TOKEN, READ_TOKEN, startTestGateway } from './gateway.js';
 
 /**
  * gRPC model servers and clients for the gateway's integration tests, all
@@ -405,4 +407,58 @@ export class Cleanup {
     for (const close of this.closers.reverse()) await close();
     this.closers = [];
   }
+}
+
+/** What most gRPC test files start with, for one KServe service `service`; everything it makes is closed after each test. */
+export interface KserveFixture {
+  readonly cleanup: Cleanup;
+  /** The service's block for gatewayYaml: on KSERVE_PATH_PREFIX, `extra` lines in it, `steps` its rollout. */
+  spec(versions: Record<string, string[]>, extra?: string[], steps?: string): GrpcServiceSpec;
+  model(version: string, options?: Omit<GrpcModelOptions, 'version'>): Promise<GrpcModel>;
+  /** An in-process gateway with the service on KSERVE_PATH_PREFIX; `extra` lines go into its block, `steps` is its rollout. */
+  gateway(versions: Record<string, string[]>, extra?: string[], steps?: string): Promise<Gateway>;
+  client(target: string, credentials?: grpc.ChannelCredentials, options?: Partial<grpc.ChannelOptions>): KserveClient;
+  /** A ModelInfer call with `metadata`, a 15 s deadline. */
+  infer(c: KserveClient, metadata: Record<string, string>, request?: { id?: string; raw_input_contents?: Buffer[] }): Promise<CallResult<ModelInferResponse>>;
+}
+
+export function kserveFixture(service: string): KserveFixture {
+  const cleanup = new Cleanup();
+  afterEach(() => cleanup.run());
+  const spec = (versions: Record<string, string[]>, extra: string[] = [], steps?: string): GrpcServiceSpec => ({
+    name: service,
+    pathPrefix: KSERVE_PATH_PREFIX,
+    versions,
+    extra,
+    ...(steps === undefined ? {} : { steps }),
+  });
+  return {
+    cleanup,
+    spec,
+    model: async (version, options = {}) => cleanup.add(await startGrpcModel({ version, ...options })),
+    gateway: async (versions, extra = [], steps) => cleanup.add(await startTestGateway(gatewayYaml([spec(versions, extra, steps)]))),
+    client: (target, credentials, options) => cleanup.add(kserveClient(target, credentials, options)),
+    infer: (c, metadata, request = {}) =>
+      unaryCall<ModelInferResponse>((cb) => c.ModelInfer({ model_name: 'scorer', ...request }, metadataOf(metadata), { deadline: deadlineIn(15_000) }, cb)),
+  };
+}
+
+/** The sum of the samples of `name` whose labels contain every one of `labels` (`version="v2"`), 0 when there is none. */
+export function metric(text: string, name: string, labels: readonly string[] = []): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+export const metricsOf = async (adminUrl: string): Promise<string> => (await fetch(`${adminUrl}/metrics`)).text();
+
+/** Polls /metrics until `name{labels}` reads `value`; returns the text it read last. */
+export async function metricReaches(adminUrl: string, name: string, labels: readonly string[], value: number): Promise<string> {
+  let text = '';
+  await until(async () => {
+    text = await metricsOf(adminUrl);
+    return metric(text, name, labels) === value;
+  }, `${name}{${labels.join(',')}} reaching ${value}`);
+  return text;
 }

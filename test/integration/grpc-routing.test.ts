@@ -1,21 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/main.js';
 import { deadPort } from '../helpers/backends.js';
-import { admin, startTestGateway } from '../helpers/gateway.js';
+import { admin } from '../helpers/gateway.js';
 import {
   answerMeta,
-  Cleanup,
   first,
-  gatewayYaml,
-  KSERVE_PATH_PREFIX,
-  kserveClient,
+  kserveFixture,
   metadataOf,
-  startGrpcModel,
   targetOf,
   unaryCall,
   until,
-  type CallResult,
   type GrpcModel,
   type KserveClient,
   type ModelInferResponse,
@@ -28,26 +23,9 @@ import {
  */
 
 const SERVICE = 'kserve';
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
-
-async function model(version: string, options: Omit<Parameters<typeof startGrpcModel>[0], 'version'> = {}): Promise<GrpcModel> {
-  return cleanup.add(await startGrpcModel({ version, ...options }));
-}
-
-async function gateway(versions: Record<string, string[]>, extra: string[] = []): Promise<Gateway> {
-  const g = await startTestGateway(gatewayYaml([{ name: SERVICE, pathPrefix: KSERVE_PATH_PREFIX, versions, extra }]));
-  cleanup.add(g);
-  return g;
-}
-
-function client(g: Gateway): KserveClient {
-  return cleanup.add(kserveClient(targetOf(g.proxyUrl)));
-}
-
-function infer(c: KserveClient, metadata: Record<string, string>, id = 'req'): Promise<CallResult<ModelInferResponse>> {
-  return unaryCall<ModelInferResponse>((cb) => c.ModelInfer({ model_name: 'scorer', id }, metadataOf(metadata), { deadline: Date.now() + 15_000 }, cb));
-}
+const fixture = kserveFixture(SERVICE);
+const { cleanup, model, gateway, infer } = fixture;
+const client = (g: Gateway): KserveClient => fixture.client(targetOf(g.proxyUrl));
 
 /** Everyone on the candidate v2, so every call tries it first. */
 async function allOnCandidate(g: Gateway): Promise<void> {
@@ -149,7 +127,7 @@ describe('gRPC fallback to stable', () => {
     const g = await gateway({ v1: [v1.url], v2: [v2.url] });
     await allOnCandidate(g);
     const c = client(g);
-    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => infer(c, { 'x-user-id': `u${i}`, 'x-request-id': `replay-${i}` }, `id-${i}`)));
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => infer(c, { 'x-user-id': `u${i}`, 'x-request-id': `replay-${i}` }, { id: `id-${i}` })));
     expect(answers.map((a) => [a.code, first(a.headers, 'x-model-version'), first(a.headers, 'x-served-by'), a.response?.id])).toEqual(answers.map((_, i) => [grpc.status.OK, 'v1', 'v1', `id-${i}`]));
     const ids = (m: GrpcModel) => m.callsTo('ModelInfer').map((call) => first(call.metadata, 'x-request-id')).sort();
     expect(ids(v2)).toEqual(answers.map((_, i) => `replay-${i}`));
