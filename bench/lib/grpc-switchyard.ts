@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { KSERVE_PATH_PREFIX } from '../../src/grpc-model/kserve-proto.js';
+import { canaryAdmin } from './canary-admin.js';
 import { pollUntilAnswers, versionShare } from './grpc-client.js';
 import { freePort, pollUntil } from './http-probe.js';
-import { canaryAdmin } from './canary-admin.js';
 import { own, stopTree, treeCpuMs } from './proc-tree.js';
+import { CLI, TOKEN } from './switchyard.js';
 
 /**
  * Switchyard relaying gRPC as an operator runs it: `switchyard serve --config FILE
@@ -17,8 +17,6 @@ import { own, stopTree, treeCpuMs } from './proc-tree.js';
  */
 
 const SERVICE = 'bench-grpc';
-const TOKEN = 'bench-operator-token-0123456789';
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export interface GrpcSwitchyardOptions {
   readonly stable: string;

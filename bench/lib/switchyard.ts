@@ -17,8 +17,10 @@ import { own, stopTree } from './proc-tree.js';
  */
 
 export const SERVICE = 'bench-model';
-const TOKEN = 'bench-operator-token-0123456789';
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The operator token of every bench gateway's config. */
+export const TOKEN = 'bench-operator-token-0123456789';
+/** The compiled `switchyard` command. */
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export interface Switchyard {
   readonly proc: ChildProcess;
