@@ -19,9 +19,11 @@ export function failedVersion(outcome: Outcome): boolean {
  * Why a request was sent again on a fresh connection: the reused keep-alive
  * connection it went out on failed before any byte of an answer, the way a
  * connection the server closed while idle fails. `reset`: ECONNRESET; `hangup`:
- * closed without an answer ("socket hang up"); `epipe`: EPIPE.
+ * closed without an answer ("socket hang up"); `epipe`: EPIPE. `refused`: a
+ * gRPC call's HTTP/2 stream that the server refused unprocessed (REFUSED_STREAM,
+ * or opened as its session went away: a model server shutting down gracefully).
  */
-export type StaleRetryReason = 'reset' | 'hangup' | 'epipe';
+export type StaleRetryReason = 'reset' | 'hangup' | 'epipe' | 'refused';
 
 export interface RequestRecord {
   readonly service: string;

@@ -21,7 +21,8 @@ export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'status', 'guardrail'
 /** Requests ended by a timeout: no answer's headers in time (504), an answer that stalled (cut), an upload that stalled (408). */
 export const TIMEOUT_KINDS = ['request', 'response_idle', 'upload_idle'] as const;
 
-export const STALE_RETRY_REASONS: readonly StaleRetryReason[] = ['reset', 'hangup', 'epipe'];
+/** Appended to, never reordered, like UPSTREAM_ERROR_KINDS. */
+export const STALE_RETRY_REASONS: readonly StaleRetryReason[] = ['reset', 'hangup', 'epipe', 'refused'];
 
 /** Model servers answer in milliseconds (small classifiers) to tens of seconds (generation). */
 export const DEFAULT_LATENCY_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30];
@@ -260,7 +261,7 @@ export function registerRequestMetrics(registry: Registry, tally: RequestTally):
   });
   new Counter({
     name: 'switchyard_upstream_retries_total',
-    help: 'Requests sent again on a fresh connection because the reused keep-alive connection they went out on failed before any answer (the server had closed it while idle), by service, version and reason: reset (ECONNRESET), hangup (closed without an answer), epipe (EPIPE). Never counted as failures.',
+    help: 'Requests sent again on a fresh connection because the reused keep-alive connection they went out on failed before any answer (the server had closed it while idle), by service, version and reason: reset (ECONNRESET), hangup (closed without an answer), epipe (EPIPE), refused (a gRPC call whose HTTP/2 stream the server refused unprocessed, as a model server shutting down gracefully does). Never counted as failures.',
     labelNames: ['service', 'version', 'reason'] as const,
     registers: [registry],
     collect() {

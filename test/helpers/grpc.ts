@@ -109,6 +109,8 @@ export interface GrpcModel {
   /** Every call so far, in arrival order. */
   readonly calls: RecordedCall[];
   callsTo(method: string): RecordedCall[];
+  /** Stops as a model server going down for a restart does: GOAWAY, calls in flight finish, new ones are refused. */
+  shutdown(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -210,6 +212,7 @@ export async function startGrpcModel(options: GrpcModelOptions): Promise<GrpcMod
     port,
     calls,
     callsTo: (method) => calls.filter((c) => c.method === method),
+    shutdown: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
     close: async () => server.forceShutdown(),
   };
 }

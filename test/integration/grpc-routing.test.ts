@@ -220,4 +220,35 @@ describe('connections to a model', () => {
     expect(answers.map((a) => a.code)).toEqual([grpc.status.OK, grpc.status.OK, grpc.status.OK]);
     expect(again.callsTo('ModelInfer')).toHaveLength(3);
   });
+
+  it('loses no call while one of two targets of a version restarts gracefully, again and again', async () => {
+    // A restart sends GOAWAY: calls that raced it are refused unprocessed, then the port refuses connections for a moment.
+    const steady = await model('v1', { delayMs: 5 });
+    let restarting = await model('v1', { delayMs: 5 });
+    const port = restarting.port;
+    const g = await gateway({ v1: [steady.url, restarting.url] });
+    const c = client(g);
+    const failures: string[] = [];
+    let answered = 0;
+    let running = true;
+    const caller = async (n: number) => {
+      for (let i = 0; running; i++) {
+        const answer = await infer(c, { 'x-user-id': `u${n}-${i}` });
+        if (answer.code === grpc.status.OK) answered++;
+        else failures.push(`${answer.code} ${answer.details}`);
+      }
+    };
+    const callers = Array.from({ length: 8 }, (_, n) => caller(n));
+    const answeredReaches = (count: number) => until(() => answered >= count, `${count} calls answered`, 30_000);
+    for (let restart = 1; restart <= 3; restart++) {
+      await answeredReaches(restart * 150);
+      await restarting.shutdown();
+      restarting = await model('v1', { delayMs: 5, port });
+    }
+    await answeredReaches(600);
+    running = false;
+    await Promise.all(callers);
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThanOrEqual(600);
+  });
 });

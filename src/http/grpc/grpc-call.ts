@@ -22,7 +22,10 @@ import type { Target, VersionPool } from '../proxy/upstream-pool.js';
 import { failingCodes, outcomeOf } from './call-outcome.js';
 import { GrpcShadowCopy } from './grpc-shadow.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_FLAG_END_STREAM } = constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
+
+/** A session that began closing (GOAWAY) between being handed out and used: the stream was never opened. */
+const SESSION_GONE = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION']);
 
 /** Request metadata the gateway sets itself upstream, and connection-specific fields HTTP/2 forbids. */
 const SET_UPSTREAM = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'grpc-timeout', REQUEST_ID_HEADER, VERSION_HEADER, 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -66,7 +69,11 @@ export function relayGrpc(stream: ServerHttp2Stream, headers: IncomingHttpHeader
 
 class GrpcCall {
   private readonly failing: ReadonlySet<number>;
-  private readonly replay: ReplayBody | null;
+  /** The request's messages, kept (up to `fallback.replayBodyBytes`) to send them again: on stable, or after a refused stream. */
+  private readonly kept: ReplayBody;
+  private readonly mayFallback: boolean;
+  /** Set once the current attempt's stream was refused unprocessed and the call sent again. */
+  private refusedRetry: 'refused' | undefined;
   private readonly shadow: GrpcShadowCopy | null;
   private readonly timeoutMs: number | null;
   private readonly deadlineAt: number | null;
@@ -108,7 +115,8 @@ class GrpcCall {
     const mayFallback = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
     // Held until the target's session is ready and piped: the copies' data listeners must not set it flowing before.
     stream.pause();
-    this.replay = mayFallback ? new ReplayBody(stream, fallback.replayBodyBytes) : null;
+    this.mayFallback = mayFallback;
+    this.kept = new ReplayBody(stream, fallback.replayBodyBytes);
     const { shadow } = routed;
     this.shadow = shadow === null ? null : new GrpcShadowCopy(stream, routed, shadow, (t, v) => this.upstreamHeaders(t, v), this.failing, ctx.shadowObserver, ctx.now);
     this.timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
@@ -124,11 +132,16 @@ class GrpcCall {
    * the whole request of a replay, or null to stream the client's (which waits,
    * paused, until then).
    */
-  send(pool: VersionPool, body: Buffer | null): void {
-    const target = pool.pick(this.ctx.now());
+  send(pool: VersionPool, body: Buffer | null, avoid: Target | null = null): void {
+    const resend = avoid !== null;
+    const target = pickOther(pool, avoid, this.ctx.now());
     this.pool = pool;
     this.target = target;
-    this.attemptStartedAt = performance.now();
+    // A resend of a refused call is the same attempt: its time counts from the first.
+    if (!resend) {
+      this.attemptStartedAt = performance.now();
+      this.refusedRetry = undefined;
+    }
     this.firstMessageAt = null;
     this.upHeaders = null;
     this.upTrailers = null;
@@ -149,6 +162,12 @@ class GrpcCall {
         return;
       }
       const [outcome, why] = describeFailure(failure.error);
+      // A connection refused carried nothing: another target of the version may take the call.
+      if (failure.error.code === 'ECONNREFUSED' && pool.targets.length > 1) {
+        pool.report(target, false, this.ctx.now());
+        this.resendRefused(`${target.origin}: ${why}`);
+        return;
+      }
       this.attemptFailed(outcome, `${target.origin}: ${why}`);
     });
   }
@@ -158,8 +177,10 @@ class GrpcCall {
     try {
       upstream = session.request(this.upstreamHeaders(target, this.pool.version), { endStream: false });
     } catch (err) {
-      // A session that began closing (GOAWAY) between being handed out and used.
-      this.attemptFailed('connect', `${target.origin}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = `${target.origin}: ${code ?? (err as Error).message}`;
+      if (code !== undefined && SESSION_GONE.has(code)) this.resendRefused(why);
+      else this.attemptFailed('connect', why);
       return;
     }
     this.upstream = upstream;
@@ -290,7 +311,43 @@ class GrpcCall {
       this.stream.close(NGHTTP2_CANCEL);
       return;
     }
+    if (upstream.rstCode === NGHTTP2_REFUSED_STREAM && !this.responded && this.upHeaders === null) {
+      this.resendRefused(failure.why);
+      return;
+    }
     this.attemptFailed(failure.outcome, failure.why);
+  }
+
+  /**
+   * The call never reached the model: the server refused its stream
+   * unprocessed (RFC 9113 §8.7), as a model server shutting down gracefully
+   * does with calls that raced its GOAWAY, or one of several targets refused
+   * the connection (a server restarting). The call goes once more to its
+   * version, on a live session and the next target in rotation, the way
+   * grpc-js retries such a call transparently. Not the version's failure.
+   */
+  private resendRefused(why: string): void {
+    if (this.refusedRetry !== undefined || this.kept.tooLarge) {
+      this.attemptFailed('connect', `${why} (stream refused)`);
+      return;
+    }
+    this.attemptOver = true;
+    this.refusedRetry = 'refused';
+    const refused = this.upstream;
+    if (refused !== null) this.stream.unpipe(refused);
+    // The unpipe paused the client's stream: the copy still needs the rest of it.
+    this.stream.resume();
+    const { pool, target } = this;
+    this.ctx.log.info({ requestId: this.requestId, service: this.routed.route.name, version: pool.version }, `sending again, the call was refused unprocessed: ${why}`);
+    this.kept.whenComplete((body) => {
+      if (this.done || this.stream.destroyed) return;
+      if (body === null) {
+        this.attemptOver = false;
+        this.attemptFailed('connect', `${why} (stream refused), and the request was too large to send again`);
+        return;
+      }
+      this.send(pool, body, target);
+    });
   }
 
   private attemptFailed(outcome: 'connect' | 'tls' | 'timeout', why: string): void {
@@ -315,13 +372,13 @@ class GrpcCall {
     }
     this.grpcStatus = outcome === 'timeout' ? GRPC_DEADLINE_EXCEEDED : GRPC_UNAVAILABLE;
     // Say why stable did not answer instead when it could have.
-    const tooLarge = this.replay?.tooLarge === true && !this.retried ? `; the request was too large to replay on ${this.routed.stable.version}` : '';
+    const tooLarge = this.mayFallback && this.kept.tooLarge && !this.retried ? `; the request was too large to replay on ${this.routed.stable.version}` : '';
     this.endWithStatus(this.grpcStatus, `version ${pool.version} of service ${route.name} failed: ${why}${tooLarge} (request id ${this.requestId})`);
   }
 
   /** Whether the current attempt can still be replayed on stable: a candidate, nothing sent to the client, the request kept. */
   private mayReplay(): boolean {
-    return this.replay !== null && !this.retried && this.pool !== this.routed.stable && !this.responded && !this.replay.tooLarge && !this.done;
+    return this.mayFallback && !this.retried && this.pool !== this.routed.stable && !this.responded && !this.kept.tooLarge && !this.done;
   }
 
   /** The candidate's failure is counted, then the whole request goes to stable once the client sent it all. */
@@ -335,7 +392,7 @@ class GrpcCall {
     if (failed !== null) this.stream.unpipe(failed);
     // The unpipe paused the client's stream: the copy still needs the rest of it.
     this.stream.resume();
-    this.replay?.whenComplete((body) => {
+    this.kept.whenComplete((body) => {
       if (this.done || this.stream.destroyed) return;
       if (body === null) {
         this.outcome = outcome;
@@ -425,9 +482,16 @@ class GrpcCall {
     const latencyMs = now - this.attemptStartedAt;
     const firstMessageMs = (this.firstMessageAt ?? now) - this.attemptStartedAt;
     const { route, key } = this.routed;
-    this.ctx.observer.observe({ service: route.name, version: this.pool.version, key, status, outcome, latencyMs, grpcStatus, firstMessageMs });
+    this.ctx.observer.observe({ service: route.name, version: this.pool.version, key, status, outcome, latencyMs, grpcStatus, firstMessageMs, staleRetry: this.refusedRetry });
     return latencyMs;
   }
+}
+
+/** The pool's next target, another than `avoid` when the version has another (the one that refused may be going down). */
+function pickOther(pool: VersionPool, avoid: Target | null, nowMs: number): Target {
+  let target = pool.pick(nowMs);
+  for (let tried = 1; target === avoid && tried < pool.targets.length; tried++) target = pool.pick(nowMs);
+  return target;
 }
 
 /** A failed connection or stream in words: a TLS failure's cause, else the error's code. */
