@@ -4,7 +4,7 @@
  *
  *   npm run bench:grpc [-- --seconds 8 --warmup 2 --concurrency 32 --channels 2 --users 1000]
  *
- * The backends are the sample KServe v2 model (src/grpc-model), stable v1 and candidate
+ * The backends are the sample KServe v2 model (src/demo), stable v1 and candidate
  * v2, each in its own process. Every leg splits users 90/10 between them, sticky on the
  * x-user-id metadata header: direct, the load generator splits with Switchyard's bucket
  * function; Switchyard runs as `switchyard serve --workers 1` with a `protocol: grpc`

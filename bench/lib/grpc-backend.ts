@@ -1,9 +1,9 @@
-import { startSampleGrpcModel } from '../../src/grpc-model/sample-grpc-model.js';
+import { startSampleGrpcModel } from '../../src/demo/sample-grpc-model.js';
 import { answerStats } from './proc-stats.js';
 
 /**
  * One gRPC model backend for bench/grpc, in its own process: the sample KServe v2 model
- * (src/grpc-model) of the version named by the first argument. Reports its CPU and the
+ * (src/demo) of the version named by the first argument. Reports its CPU and the
  * ModelInfer calls it served since the last reset.
  */
 const version = process.argv[2] ?? 'v1';

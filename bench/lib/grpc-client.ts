@@ -1,5 +1,5 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
-import { createKserveClient, type KserveClient, type ModelInferRequestInput, type ModelInferResponse } from '../../src/grpc-model/kserve-proto.js';
+import { createKserveClient, type KserveClient, type ModelInferRequestInput, type ModelInferResponse } from '../../src/demo/kserve-proto.js';
 
 /**
  * The bench's side of KServe v2 gRPC (proto/grpc_predict_v2.proto): one small unary

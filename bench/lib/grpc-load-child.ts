@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { bucketOf } from '../../src/core/assignment.js';
-import type { KserveClient } from '../../src/grpc-model/kserve-proto.js';
+import type { KserveClient } from '../../src/demo/kserve-proto.js';
 import { callError, infer, inferenceClient, userKey } from './grpc-client.js';
 import type { GrpcLoadPlan, GrpcLoadResult } from './grpc-load.js';
 

@@ -1,4 +1,4 @@
-import { KSERVE_PATH_PREFIX } from '../../src/grpc-model/kserve-proto.js';
+import { KSERVE_PATH_PREFIX } from '../../src/demo/kserve-proto.js';
 import { pollUntilAnswers, versionShare } from './grpc-client.js';
 import { launchNginx } from './nginx.js';
 import { treeCpuMs, treePids } from './proc-tree.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KSERVE_PATH_PREFIX } from '../../src/grpc-model/kserve-proto.js';
+import { KSERVE_PATH_PREFIX } from '../../src/demo/kserve-proto.js';
 import { canaryAdmin } from './canary-admin.js';
 import { pollUntilAnswers, versionShare } from './grpc-client.js';
 import { freePort, pollUntil } from './http-probe.js';

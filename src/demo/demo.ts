@@ -1,8 +1,8 @@
 import { silentLogger } from '../app/logger.js';
 import { parseConfig } from '../config/load.js';
-import { generateGrpcTraffic } from '../grpc-model/grpc-traffic.js';
-import { KSERVE_PATH_PREFIX } from '../grpc-model/kserve-proto.js';
-import { startSampleGrpcModel } from '../grpc-model/sample-grpc-model.js';
+import { generateGrpcTraffic } from './grpc-traffic.js';
+import { KSERVE_PATH_PREFIX } from './kserve-proto.js';
+import { startSampleGrpcModel } from './sample-grpc-model.js';
 import { startGateway, type Gateway } from '../main.js';
 import { startSampleBackend } from './sample-backend.js';
 import { generateTraffic, newTally, type TrafficTally } from './traffic.js';

@@ -9,7 +9,7 @@ import {
   type ModelInferRequest,
   type ModelInferResponse,
   type ModelInferResponseInput,
-} from '../../src/grpc-model/kserve-proto.js';
+} from '../../src/demo/kserve-proto.js';
 import { afterEach } from 'vitest';
 import type { Gateway } from '../../src/main.js';
 import { OPERATOR_TOKEN, READ_TOKEN, startTestGateway } from './gateway.js';
@@ -90,6 +90,8 @@ export interface GrpcModelOptions {
   readonly delayMs?: number;
   /** ModelInfer and Echo send their initial metadata before deciding (the default); false makes a failure trailers-only. */
   readonly initialMetadata?: boolean;
+  /** ModelInfer's n-th answer carries this score as its one output (`outputs[0].contents.fp32_contents[0]`). */
+  readonly score?: (n: number) => number;
   /** Trailing metadata of every successful ModelInfer and Echo. */
   readonly trailers?: () => grpc.Metadata;
   /** Awaited by every Count stream after its first message: the test decides when the rest follows. */
@@ -149,6 +151,7 @@ export async function startGrpcModel(options: GrpcModelOptions): Promise<GrpcMod
   const { version } = options;
   const calls: RecordedCall[] = [];
   let answered = 0;
+  let scored = 0;
   const served = () => metadataOf({ 'x-served-by': version });
 
   /** ModelInfer and Echo: after the delay, the n-th failure or the answer. */
@@ -168,7 +171,9 @@ export async function startGrpcModel(options: GrpcModelOptions): Promise<GrpcMod
 
   const kserve: grpc.UntypedServiceImplementation = {
     ModelInfer: (call: grpc.ServerUnaryCall<ModelInferRequest, ModelInferResponseInput>, callback: grpc.sendUnaryData<ModelInferResponseInput>) => {
-      void unary('ModelInfer', call, callback, () => ({ model_name: call.request.model_name, model_version: version, id: call.request.id }));
+      const score = options.score?.(scored++);
+      const outputs = score === undefined ? [] : [{ name: 'score', datatype: 'FP32', shape: [1], contents: { fp32_contents: [score] } }];
+      void unary('ModelInfer', call, callback, () => ({ model_name: call.request.model_name, model_version: version, id: call.request.id, outputs }));
     },
     ModelStreamInfer: (call: grpc.ServerDuplexStream<ModelInferRequest, unknown>) => {
       record(calls, 'ModelStreamInfer', call);

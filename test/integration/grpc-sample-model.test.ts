@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { newTally } from '../../src/demo/traffic.js';
-import { generateGrpcTraffic } from '../../src/grpc-model/grpc-traffic.js';
-import { createKserveClient, KSERVE_PATH_PREFIX, kserveService, type KserveClient, type ModelInferRequestInput, type ModelInferResponse, type ModelStreamInferResponse } from '../../src/grpc-model/kserve-proto.js';
-import { startSampleGrpcModel, type SampleGrpcModel } from '../../src/grpc-model/sample-grpc-model.js';
+import { generateGrpcTraffic } from '../../src/demo/grpc-traffic.js';
+import { createKserveClient, KSERVE_PATH_PREFIX, kserveService, type KserveClient, type ModelInferRequestInput, type ModelInferResponse, type ModelStreamInferResponse } from '../../src/demo/kserve-proto.js';
+import { startSampleGrpcModel, type SampleGrpcModel } from '../../src/demo/sample-grpc-model.js';
 
 interface UnaryOutcome {
   readonly status: grpc.StatusObject;

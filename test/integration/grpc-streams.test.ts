@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect, type IncomingHttpHeaders } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModelStreamInferResponse } from '../../src/grpc-model/kserve-proto.js';
+import type { ModelStreamInferResponse } from '../../src/demo/kserve-proto.js';
 import type { Gateway } from '../../src/main.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import {

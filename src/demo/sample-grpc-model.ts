@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { sampleScore } from '../demo/sample-backend.js';
+import { sampleScore } from './sample-backend.js';
 import { kserveService, type ModelInferRequest, type ModelInferResponseInput } from './kserve-proto.js';
 
 export interface SampleGrpcModelOptions {

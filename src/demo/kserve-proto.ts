@@ -3,8 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
 /**
- * The KServe v2 proto. The same relative path holds from `src/grpc-model/`
- * (run through tsx or vitest) and from `dist/src/grpc-model/`, where
+ * The KServe v2 proto. The same relative path holds from `src/demo/`
+ * (run through tsx or vitest) and from `dist/src/demo/`, where
  * scripts/copy-assets.mjs puts the proto in `dist/proto/`.
  */
 export const KSERVE_PROTO_PATH = fileURLToPath(new URL('../../proto/grpc_predict_v2.proto', import.meta.url));

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { TrafficTally } from '../demo/traffic.js';
+import type { TrafficTally } from './traffic.js';
 import { createKserveClient, type KserveClient } from './kserve-proto.js';
 
 /** Long enough for a slow model, short enough that stopping never waits on a stuck call for long. */
