@@ -240,14 +240,18 @@ describe('connections to a model', () => {
     };
     const callers = Array.from({ length: 8 }, (_, n) => caller(n));
     const answeredReaches = (count: number) => until(() => answered >= count, `${count} calls answered`, 30_000);
-    for (let restart = 1; restart <= 3; restart++) {
-      await answeredReaches(restart * 150);
-      await restarting.shutdown();
-      restarting = await model('v1', { delayMs: 5, port });
+    try {
+      for (let restart = 1; restart <= 3; restart++) {
+        await answeredReaches(restart * 150);
+        await restarting.shutdown();
+        restarting = await model('v1', { delayMs: 5, port });
+      }
+      await answeredReaches(600);
+    } finally {
+      // The callers stop before the cleanup closes their channel, whatever happened above.
+      running = false;
+      await Promise.allSettled(callers);
     }
-    await answeredReaches(600);
-    running = false;
-    await Promise.all(callers);
     expect(failures).toEqual([]);
     expect(answered).toBeGreaterThanOrEqual(600);
   });
