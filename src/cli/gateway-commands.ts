@@ -91,9 +91,11 @@ export function addGatewayCommands(program: Command, io: CliIo): void {
       const { createLogger, startGateway } = await import('../main.js');
       const { readyWorkersNeeded } = await import('../cluster/ready-workers.js');
       const { assertTlsFiles } = await import('../tls/tls-registry.js');
+      const { assertProtoFiles } = await import('../grpc-proto/answer-decoder.js');
       const config = loadConfig(opts.config);
       // The files the config names, read now: every problem is one line before anything starts.
       assertTlsFiles(config, opts.config, Date.now());
+      assertProtoFiles(config, opts.config);
       const log = createLogger(config);
       const count = opts.workers ?? config.proxy.workers;
       // Refused before anything starts, in one process too: a config /readyz could never pass under --workers.

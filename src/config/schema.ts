@@ -307,6 +307,8 @@ const grpcCode = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const grpc = z.strictObject({
   /** `grpc-status` codes counted as the version's failure; the rest (OK, NOT_FOUND, INVALID_ARGUMENT...) are answers. */
   failingCodes: z.array(grpcCode).prefault([...DEFAULT_FAILING_CODES]),
+  /** The service's .proto file: with it the guardrail and the shadow's prediction read fields of unary answers. */
+  proto: z.string().min(1, { message: 'must not be empty' }).optional(),
 });
 
 const service = z
@@ -359,7 +361,7 @@ const service = z
     }),
   })
   .superRefine((svc, ctx) => {
-    if (svc.guardrail?.action === 'constant' && svc.fallback?.response === undefined) {
+    if (svc.guardrail?.action === 'constant' && svc.fallback?.response === undefined && svc.protocol !== 'grpc') {
       ctx.addIssue({ code: 'custom', path: ['guardrail', 'action'], message: 'constant needs fallback.response, the answer to send instead' });
     }
     if (!(svc.rollout.stable in svc.versions)) {
@@ -400,14 +402,23 @@ const service = z
   }, { when: () => true });
 
 /**
- * What a gRPC service cannot have: the guardrail, prediction comparison and
- * fallback response read and write JSON bodies, and gRPC messages are protobuf.
+ * What a gRPC service cannot have: the guardrail and the prediction comparison
+ * read a field of the answer, which takes the service's .proto (`grpc.proto`)
+ * to decode; `fallback.response` (and the guardrail's `constant`, which sends
+ * it) would be a JSON body no gRPC client can read.
  */
-function grpcRefinements(svc: { guardrail?: unknown; shadow: { prediction: unknown }; fallback: { response?: unknown } }, ctx: z.RefinementCtx): void {
-  const protobuf = 'gRPC answers are protobuf messages, which the gateway does not decode';
-  if (svc.guardrail !== undefined) ctx.addIssue({ code: 'custom', path: ['guardrail'], message: `is not supported with protocol: grpc: ${protobuf}; remove it` });
-  if (svc.shadow.prediction !== null) {
-    ctx.addIssue({ code: 'custom', path: ['shadow', 'prediction'], message: `is not supported with protocol: grpc: ${protobuf}; shadows of a gRPC service compare status and latency` });
+function grpcRefinements(
+  svc: { grpc?: { proto?: string | undefined } | undefined; guardrail?: { action: string } | undefined; shadow: { prediction: unknown }; fallback: { response?: unknown } },
+  ctx: z.RefinementCtx,
+): void {
+  const needsProto = 'needs grpc.proto, the .proto file to decode the answers with (gRPC messages are protobuf)';
+  const proto = svc.grpc?.proto !== undefined;
+  if (svc.guardrail !== undefined && !proto) ctx.addIssue({ code: 'custom', path: ['guardrail'], message: `with protocol: grpc ${needsProto}; add it or remove the guardrail` });
+  if (svc.guardrail?.action === 'constant') {
+    ctx.addIssue({ code: 'custom', path: ['guardrail', 'action'], message: 'constant is not supported with protocol: grpc: it sends fallback.response, a JSON body no gRPC client can read; use count or serve-stable' });
+  }
+  if (svc.shadow.prediction !== null && !proto) {
+    ctx.addIssue({ code: 'custom', path: ['shadow', 'prediction'], message: `with protocol: grpc ${needsProto}; without it shadows compare status and latency only` });
   }
   if (svc.fallback.response !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['fallback', 'response'], message: 'is not supported with protocol: grpc: a gRPC client gets grpc-status UNAVAILABLE naming the service, version and request id instead' });

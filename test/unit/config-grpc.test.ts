@@ -113,18 +113,19 @@ describe('grpc.failingCodes', () => {
 
 describe('what a gRPC service cannot have', () => {
   test.each<[string, string, string]>([
-    ['a guardrail', 'guardrail: { field: "predictions[0].score", min: 0, max: 1 }', 'services.infer.guardrail: is not supported with protocol: grpc'],
-    ['prediction comparison on its shadow', 'shadow: { version: v2, prediction: { field: label, kind: label } }', 'services.infer.shadow.prediction: is not supported with protocol: grpc'],
+    ['a guardrail without grpc.proto', 'guardrail: { field: "predictions[0].score", min: 0, max: 1 }', 'services.infer.guardrail: with protocol: grpc needs grpc.proto'],
+    ['prediction comparison on its shadow without grpc.proto', 'shadow: { version: v2, prediction: { field: label, kind: label } }', 'services.infer.shadow.prediction: with protocol: grpc needs grpc.proto'],
     ['a fallback response', 'fallback: { response: { status: 503, body: { error: busy } } }', 'services.infer.fallback.response: is not supported with protocol: grpc'],
+    ['a guardrail whose action sends the fallback response', 'grpc: { proto: model.proto }\nguardrail: { field: score, action: constant }', 'services.infer.guardrail.action: constant is not supported with protocol: grpc'],
   ])('%s is refused naming the field and why', (_what, block, prefix) => {
     const found = problems(service(`protocol: grpc\n${block}`));
     expect(found).toHaveLength(1);
-    expect(found[0]!.startsWith(`${prefix}: `)).toBe(true);
+    expect(found[0]!.startsWith(prefix)).toBe(true);
   });
 
   test('the refusals say what a gRPC service does instead', () => {
     const [guardrail] = problems(service('protocol: grpc\nguardrail: { field: score }'));
-    expect(guardrail).toContain('protobuf');
+    expect(guardrail).toContain('the .proto file to decode the answers with');
     const [prediction] = problems(service('protocol: grpc\nshadow: { prediction: { field: score, kind: score } }'));
     expect(prediction).toContain('compare status and latency');
     const [response] = problems(service('protocol: grpc\nfallback: { response: { status: 503, body: "" } }'));
@@ -134,6 +135,13 @@ describe('what a gRPC service cannot have', () => {
   test('the same blocks stay accepted on an http service', () => {
     const text = service('guardrail: { field: score, min: 0, max: 1 }\nshadow: { prediction: { field: score, kind: score } }\nfallback: { response: { status: 503, body: {} } }');
     expect(infer(parseConfig(text, {})).protocol).toBe('http');
+  });
+
+  test('with grpc.proto, the guardrail and the prediction comparison are accepted', () => {
+    const svc = infer(parseConfig(service('protocol: grpc\ngrpc: { proto: model.proto }\nguardrail: { field: score, min: 0, max: 1, action: serve-stable }\nshadow: { prediction: { field: score, kind: score } }'), {}));
+    expect(svc.grpc?.proto).toBe('model.proto');
+    expect(svc.guardrail?.action).toBe('serve-stable');
+    expect(svc.shadow.prediction).toMatchObject({ field: 'score', kind: 'score' });
   });
 
   test('a shadow without prediction comparison, and the rest of fallback, are accepted', () => {

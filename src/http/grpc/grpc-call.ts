@@ -1,17 +1,20 @@
 import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Outcome } from '../../app/request-observer.js';
+import type { ServiceConfig } from '../../config/schema.js';
 import {
   encodeGrpcMessage,
   formatGrpcTimeout,
   GRPC_CANCELLED,
   GRPC_DEADLINE_EXCEEDED,
   GRPC_INTERNAL,
+  GRPC_OK,
   GRPC_UNAVAILABLE,
   grpcCodeName,
   grpcCodeOfHttpStatus,
   parseGrpcTimeout,
   readGrpcStatus,
 } from '../../core/grpc-status.js';
+import type { AnswerDecoder } from '../../grpc-proto/answer-decoder.js';
 import type { ForwardContext } from '../proxy/forward.js';
 import { REQUEST_ID_HEADER, VERSION_HEADER } from '../proxy/headers.js';
 import { sessionCause } from '../proxy/h2-connection.js';
@@ -21,6 +24,7 @@ import { tlsFailure } from '../proxy/tls-errors.js';
 import type { Target, VersionPool } from '../proxy/upstream-pool.js';
 import { failingCodes, outcomeOf } from './call-outcome.js';
 import { GrpcShadowCopy } from './grpc-shadow.js';
+import { grpcViolation, HeldAnswer } from './held-answer.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 
@@ -40,6 +44,9 @@ const CLIENT_CLOSED = 499;
  * cancelled because of it: its clock started before the gateway's did.
  */
 const deadlineSlackMs = (timeoutMs: number) => Math.max(50, timeoutMs * 0.05);
+
+/** A service's prediction guardrail with the decoder that reads its answers. */
+type Guard = NonNullable<ServiceConfig['guardrail']> & { readonly answers: AnswerDecoder };
 
 /** What the client and the forwarding headers say about a call, decided by the listener. */
 export interface CallArrival {
@@ -72,6 +79,10 @@ class GrpcCall {
   /** The request's messages, kept (up to `fallback.replayBodyBytes`) to send them again: on stable, or after a refused stream. */
   private readonly kept: ReplayBody;
   private readonly mayFallback: boolean;
+  /** The prediction guardrail of a unary method of the service's .proto; null when there is none to apply. */
+  private readonly guard: Guard | null;
+  /** The current attempt's answer, held until complete to be judged by `guard`. */
+  private held: HeldAnswer | null = null;
   /** Set once the current attempt's stream was refused unprocessed and the call sent again. */
   private refusedRetry: 'refused' | undefined;
   private readonly shadow: GrpcShadowCopy | null;
@@ -117,6 +128,9 @@ class GrpcCall {
     stream.pause();
     this.mayFallback = mayFallback;
     this.kept = new ReplayBody(stream, fallback.replayBodyBytes);
+    const { answers } = routed.route;
+    const { guardrail } = routed.route.config;
+    this.guard = guardrail !== undefined && answers !== null && answers.unaryAnswer(routed.path) ? { ...guardrail, answers } : null;
     const { shadow } = routed;
     this.shadow = shadow === null ? null : new GrpcShadowCopy(stream, routed, shadow, (t, v) => this.upstreamHeaders(t, v), this.failing, ctx.shadowObserver, ctx.now);
     this.timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
@@ -245,12 +259,24 @@ class GrpcCall {
       return;
     }
     this.upHeaders = headers;
-    if (!this.mayReplay()) this.respond(headers);
+    this.held = this.guard === null ? null : new HeldAnswer(this.guard.maxBodyBytes);
+    if (!this.mayReplay() && this.held === null) this.respond(headers);
   }
 
   private onData(upstream: ClientHttp2Stream, chunk: Buffer): void {
     if (this.done) return;
     this.firstMessageAt ??= performance.now();
+    this.shadow?.teeAnswer(chunk, this.upHeaders?.['grpc-encoding']);
+    const held = this.held;
+    if (held !== null) {
+      if (held.keep(chunk)) return;
+      // Too large to judge: what was held goes on, and the rest streams.
+      this.held = null;
+      const chunks = held.release();
+      chunk = chunks.pop() ?? chunk;
+      if (!this.responded && this.upHeaders !== null) this.respond(this.upHeaders);
+      for (const c of chunks) this.stream.write(c);
+    }
     if (!this.responded && this.upHeaders !== null) this.respond(this.upHeaders);
     if (!this.stream.write(chunk)) {
       // The client reads slower than the version writes: stop reading the version, and flow control holds it back.
@@ -280,8 +306,15 @@ class GrpcCall {
       this.fallback('status', `answered UNAVAILABLE${message === null ? '' : ` (${message})`}`, code);
       return;
     }
+    const held = this.held?.release() ?? null;
+    this.held = null;
+    const broken = held === null || code !== GRPC_OK ? null : this.judge(held, headers);
+    if (broken !== null && this.guard?.action === 'serve-stable' && this.mayReplay()) {
+      this.fallback('guardrail', `guardrail: ${broken}`, code);
+      return;
+    }
     this.grpcStatus = code;
-    this.outcome = outcomeOf(code, this.failing);
+    this.outcome = broken !== null ? 'guardrail' : outcomeOf(code, this.failing);
     if (message !== null) {
       this.endWithStatus(code, `${message} (request id ${this.requestId})`);
       return;
@@ -293,9 +326,23 @@ class GrpcCall {
       return;
     }
     if (!this.responded) this.respond(headers ?? {});
+    for (const chunk of held ?? []) this.stream.write(chunk);
     this.trailersOut = copyMetadata(end);
     this.done = true;
     this.stream.end();
+  }
+
+  /** Why the held answer breaks the guardrail, logged; null when it keeps to it. */
+  private judge(held: Buffer[], headers: IncomingHttpHeaders | null): string | null {
+    const guard = this.guard;
+    if (guard === null) return null;
+    const encoding = headers?.['grpc-encoding'];
+    const why = grpcViolation(guard.answers, this.routed.path, Buffer.concat(held), typeof encoding === 'string' ? encoding : undefined, guard.rule);
+    if (why !== null) {
+      const { requestId, routed, pool } = this;
+      this.ctx.log.warn({ requestId, service: routed.route.name, version: pool.version, action: guard.action }, `guardrail: ${why}`);
+    }
+    return why;
   }
 
   /** The attempt failed without an answer: stable gets the call when it can, else the client a gRPC error. */

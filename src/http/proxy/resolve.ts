@@ -4,7 +4,8 @@ import type { ServiceView } from '../../app/routing-table.js';
 import type { Config, ServiceConfig } from '../../config/schema.js';
 import { assign, type AssignmentReason } from '../../core/assignment.js';
 import { inShadowSample } from '../../core/shadow/sample.js';
-import type { ErrorCode } from '../../core/errors.js';
+import { SwitchyardError, type ErrorCode } from '../../core/errors.js';
+import { loadAnswerDecoders, type AnswerDecoder } from '../../grpc-proto/answer-decoder.js';
 import type { TlsFeed } from '../../tls/tls-registry.js';
 import { readCookie, REQUEST_ID_HEADER, singleHeader, VERSION_HEADER } from './headers.js';
 import { RouteMatcher } from './route-matcher.js';
@@ -21,6 +22,8 @@ export interface ServiceRoute {
   readonly versionList: string;
   /** Copies for this service's shadow in flight in this process (bounded by shadow.maxConcurrent). */
   readonly shadowGate: { inFlight: number };
+  /** A gRPC service's answers read with its `grpc.proto`, for the guardrail and the shadow's prediction; null without one. */
+  readonly answers: AnswerDecoder | null;
 }
 
 export interface Routed {
@@ -80,9 +83,13 @@ export class Resolver {
     tls: TlsFeed,
   ) {
     this.matcher = new RouteMatcher(services);
+    // `serve` checked the files before anything started; one gone since is an error here too.
+    const { decoders, problems } = loadAnswerDecoders(services);
+    if (problems.length > 0) throw new SwitchyardError('SY_ERR_CONFIG', `cannot read the .proto files:\n  ${problems.join('\n  ')}`, { problems });
     for (const [name, config] of Object.entries(services)) {
       const pools = buildPools(name, config, tls.current(), (ejection) => onEjection(name, ejection));
-      this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', '), shadowGate: { inFlight: 0 } });
+      const answers = decoders.get(name) ?? null;
+      this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', '), shadowGate: { inFlight: 0 }, answers });
     }
     this.unfollowTls = tls.onChange((bundle) => {
       for (const route of this.routes.values()) applyTls(route.name, route.pools, bundle);
