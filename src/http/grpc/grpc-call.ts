@@ -67,8 +67,12 @@ export interface CallArrival {
  * A candidate that cannot be reached, or that answers UNAVAILABLE before any
  * response message, gets the call replayed once on stable when the request's
  * messages were kept (`fallback.replayBodyBytes`, which a unary call fits);
- * its response headers are held back until its first message for that. Any
- * other failure is a gRPC error naming service, version and request id.
+ * its response headers are held back until its first message for that. A
+ * call the model never processed (a refused stream, a refused connection with
+ * another target to try) is sent once more to its own version, as grpc-js
+ * does. With the service's .proto, a unary answer is held until complete and
+ * judged by the prediction guardrail. Any other failure is a gRPC error
+ * naming service, version and request id.
  */
 export function relayGrpc(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, routed: Routed, requestId: string, arrival: CallArrival, ctx: ForwardContext): void {
   new GrpcCall(stream, headers, routed, requestId, arrival, ctx).send(routed.pool, null);
