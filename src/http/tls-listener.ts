@@ -7,6 +7,9 @@ import type { Logger } from '../app/logger.js';
 import type { ServerMaterial } from '../tls/material.js';
 import type { TlsFeed } from '../tls/tls-registry.js';
 
+/** Picks a connection's application protocol from the client's ALPN offer; undefined refuses the handshake. */
+export type AlpnChoice = (offer: { servername: string; protocols: string[] }) => string | undefined;
+
 /** The TLS listeners, by the config field their material comes from. */
 export type ListenerSlot = 'proxy' | 'admin';
 
@@ -46,11 +49,11 @@ export function unverifiedClientCert(socket: Socket, slot: ListenerSlot): string
  * open keep theirs. It stops following when closed. Its closeAllConnections
  * also ends connections still in their handshake, which node:http does not
  * track: a client that never finishes one would otherwise hold a shutdown for
- * the 120 s handshake timeout. `alpn`: the protocols offered (node:https
- * offers http/1.1 alone by default).
+ * the 120 s handshake timeout. `alpn` picks the protocol of each connection
+ * from those the client offers (node:https alone offers http/1.1).
  */
-export function createTlsServer(slot: ListenerSlot, material: ServerMaterial, feed: TlsFeed, log: Logger, handler: RequestListener, alpn?: readonly string[]): Server {
-  const server = createServer({ ...listenerTlsOptions(material), ...(alpn === undefined ? {} : { ALPNProtocols: [...alpn] }) }, handler);
+export function createTlsServer(slot: ListenerSlot, material: ServerMaterial, feed: TlsFeed, log: Logger, handler: RequestListener, alpn?: AlpnChoice): Server {
+  const server = createServer({ ...listenerTlsOptions(material), ...(alpn === undefined ? {} : { ALPNCallback: alpn }) }, handler);
   const field = `${slot}.tls`;
   let serving = material;
   const off = feed.onChange((bundle) => {

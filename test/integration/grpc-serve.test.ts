@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { connect as h2connect } from 'node:http2';
 import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -132,9 +133,20 @@ describe('one proxy port for HTTP/2 and HTTP/1.1, over TLS', () => {
     const h1 = await curl(`https://localhost:${port}/fraud/score`, ['--http1.1', '--cacert', ca.caFile, '-H', 'x-user-id: u1', '-D', '-', '-o', '/dev/null']);
     expect({ exit: h1.exit, status: h1.status, line: h1.body.split('\r\n')[0] }).toEqual({ exit: 0, status: 200, line: 'HTTP/1.1 200 OK' });
 
-    // curl offers h2 by ALPN too: the HTTP service says it speaks HTTP/1.1 only.
-    const h2 = await curl(`https://localhost:${port}/fraud/score`, ['--http2', '--cacert', ca.caFile, '-D', '-', '-o', '/dev/null']);
-    expect({ exit: h2.exit, status: h2.status, line: h2.body.split('\r\n')[0] }).toEqual({ exit: 0, status: 505, line: 'HTTP/2 505 ' });
+    // curl offers h2 and http/1.1 by ALPN, as browsers do: it is given HTTP/1.1, and the HTTP service answers it.
+    const both = await curl(`https://localhost:${port}/fraud/score`, ['--http2', '--cacert', ca.caFile, '-H', 'x-user-id: u1', '-D', '-', '-o', '/dev/null']);
+    expect({ exit: both.exit, status: both.status, line: both.body.split('\r\n')[0] }).toEqual({ exit: 0, status: 200, line: 'HTTP/1.1 200 OK' });
+
+    // A client that offers h2 alone gets it, and the HTTP service says it speaks HTTP/1.1 only.
+    const session = h2connect(`https://localhost:${port}`, { ca: ca.caPem });
+    const status = await new Promise<number>((resolve, reject) => {
+      session.on('error', reject);
+      const stream = session.request({ ':path': '/fraud/score' });
+      stream.on('response', (headers) => resolve(Number(headers[':status'])));
+      stream.resume();
+    });
+    session.close();
+    expect(status).toBe(505);
   }, 60_000);
 });
 

@@ -6,8 +6,18 @@ import type { TLSSocket } from 'node:tls';
 /** What an HTTP/2 client with prior knowledge (h2c) sends first (RFC 9113 §3.4); no HTTP/1.1 request line starts so. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
-/** The ALPN protocols a TLS proxy port offers when it serves HTTP/2 too, h2 first as RFC 9113 §3.2 asks. */
-export const H2_ALPN = ['h2', 'http/1.1'];
+/**
+ * The protocol a TLS proxy port that serves gRPC picks by ALPN: HTTP/1.1
+ * whenever the client offers it, h2 only to a client that offers h2 alone.
+ * gRPC clients (grpc-js, grpc-go, grpc-java) offer only h2; browsers and
+ * curl offer both and would otherwise reach HTTP/1.1 services over HTTP/2,
+ * which the gateway does not bridge. Undefined when nothing matches: the
+ * handshake fails with no_application_protocol.
+ */
+export function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes('http/1.1')) return 'http/1.1';
+  return protocols.includes('h2') ? 'h2' : undefined;
+}
 
 /** The HTTP/2 sessions of a port, for drain and shutdown. */
 export interface H2Sessions {

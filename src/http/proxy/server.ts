@@ -5,7 +5,7 @@ import { createH2Streams } from '../grpc/h2-streams.js';
 import { createTlsServer } from '../tls-listener.js';
 import { arrival, type Forwarded, type ProxyListener } from './arrival.js';
 import { forward, type ForwardContext } from './forward.js';
-import { acceptHttp2, H2_ALPN } from './h2-accept.js';
+import { acceptHttp2, chooseAlpn } from './h2-accept.js';
 import type { Resolver, Routed } from './resolve.js';
 import { sendProblem, writeRawProblem } from './respond.js';
 import { forwardUpgrade } from './websocket.js';
@@ -33,7 +33,8 @@ const DRAIN_POLL_MS = 50;
  * (express costs ~5x here), no store access, no body parsing. Decisions come
  * from the Resolver's in-memory tables. HTTP/2 (gRPC) shares the port:
  * h2c by prior knowledge always, h2 by ALPN over TLS when a service speaks
- * gRPC (`grpc`), so a port with HTTP services alone offers what it always did.
+ * gRPC (`grpc`) and the client offers h2 alone (chooseAlpn), so HTTP clients
+ * keep HTTP/1.1.
  */
 export function createProxyServer(resolver: Resolver, ctx: ForwardContext, listener: ProxyListener = PLAIN, grpc = false): ProxyServer {
   let inFlight = 0;
@@ -57,7 +58,7 @@ export function createProxyServer(resolver: Resolver, ctx: ForwardContext, liste
     }
     handle(resolver, ctx, req, res, forwardedOf(req));
   };
-  const server = material === null ? createServer(onRequest) : createTlsServer('proxy', material, listener.tls, ctx.log, onRequest, grpc ? H2_ALPN : undefined);
+  const server = material === null ? createServer(onRequest) : createTlsServer('proxy', material, listener.tls, ctx.log, onRequest, grpc ? chooseAlpn : undefined);
   const h2 = acceptHttp2(server, createH2Streams(resolver, ctx, arrived, h2State), material !== null);
   // Upgraded sockets leave the server's connection tracking; close() ends them.
   const upgraded = new Set<Socket>();
