@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { adminTlsYaml, curl, portOf } from '../helpers/admin-tls.js';
+// A port nothing listens on, bound then released: where Prometheus and Alertmanager start.
+import { deadPort as freePort } from '../helpers/backends.js';
 import { OPERATOR_TOKEN } from '../helpers/gateway.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import { makeTestCa, type Issued, type TestCa } from '../helpers/test-pki.js';
@@ -28,15 +29,6 @@ interface Proc {
 }
 
 const procs: Proc[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 function startProcess(name: string, binary: string, args: string[]): Proc {
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });

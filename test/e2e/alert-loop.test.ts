@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startSampleBackend, type SampleBackend } from '../../src/demo/sample-backend.js';
 import type { Gateway } from '../../src/main.js';
+// A port nothing listens on, bound then released: where Prometheus and Alertmanager start.
+import { deadPort as freePort } from '../helpers/backends.js';
 import { admin, configYaml, OPERATOR_TOKEN, startTestGateway } from '../helpers/gateway.js';
 
 // The whole alert loop with the real Debian binaries on loopback ports:
@@ -34,15 +35,6 @@ const procs: Proc[] = [];
 const tmpDirs: string[] = [];
 const backends: SampleBackend[] = [];
 let gateway: Gateway | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 function tmp(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
