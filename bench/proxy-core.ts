@@ -29,6 +29,7 @@ import { Child } from './lib/child.js';
 import { cpuProbeMs, startCpuAccount, type CpuShare } from './lib/cpu-account.js';
 import { STICKY_HEADER } from './lib/build-core.js';
 import type { ProcStats } from './lib/proc-stats.js';
+import { proxyExecArgv } from './lib/proxy-node-args.js';
 import { fmtBytes, fmtInt, fmtMs, fmtRatio, median, renderTable } from './lib/table.js';
 import { prime } from './lib/prime.js';
 import { DISTURBED, measureQuietly, pct } from './lib/quiet-run.js';
@@ -37,8 +38,6 @@ import { runWrk, wrkVersion, type LoadResult } from './lib/wrk.js';
 
 type Scenario = 'fast' | 'slow';
 
-/** Node flags for the proxy processes, e.g. BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
-const proxyExecArgv = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 interface Options {
   reps: number;
@@ -149,7 +148,7 @@ async function main(): Promise<void> {
                   [v, backendUrl],
                   // Timestamps only where latency is the figure; the throughput runs stay untouched.
                   { BENCH_TRACE: scenario === 'slow' ? '1' : '0' },
-                  proxyExecArgv,
+                  [...proxyExecArgv],
                 ),
               ),
             ),

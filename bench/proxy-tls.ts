@@ -44,6 +44,7 @@ import {
   type Snapshot,
   type TlsRun,
 } from './lib/proxy-tls-report.js';
+import { proxyExecArgv } from './lib/proxy-node-args.js';
 import { DISTURBED, measureQuietly } from './lib/quiet-run.js';
 import { serveHasWorkersFlag, startSwitchyard } from './lib/switchyard.js';
 import { makeBenchPki, opensslVersion, type BenchPki } from './lib/test-ca.js';
@@ -58,8 +59,6 @@ const FLUSH_MS = 150;
 /** A rough start-up time of one gateway (readiness, canary, the 1000-key canary check), for the time plan. */
 const START_S = 4;
 
-/** Node flags for Switchyard's processes besides the counting hook, as in bench/proxy. */
-const proxyExecArgv = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 interface Options {
   reps: number;

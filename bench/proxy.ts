@@ -39,6 +39,7 @@ import { cpuProbeMs, startCpuAccount, type CpuShare } from './lib/cpu-account.js
 import { holdIdleConnections } from './lib/idle-connections.js';
 import { nginxBinary, nginxVersion, openFilesLimit, startNginx } from './lib/nginx.js';
 import { prime } from './lib/prime.js';
+import { proxyExecArgv } from './lib/proxy-node-args.js';
 import { DISTURBED, measureQuietly, pct } from './lib/quiet-run.js';
 import { sampleTreeRss, stopOwnedOnExit, treeCpuMs, treePids, treePssBytes, treeRssBytes } from './lib/proc-tree.js';
 import { printProxySummary, type IdleRun, type Run, type Scenario } from './lib/proxy-report.js';
@@ -48,8 +49,6 @@ import { runWrk, wrkVersion } from './lib/wrk.js';
 const STICKY_HEADER = 'x-user-id';
 const KEYS = 1000;
 
-/** Node flags for Switchyard's processes, e.g. BENCH_PROXY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
-const proxyExecArgv = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export interface Options {
   reps: number;

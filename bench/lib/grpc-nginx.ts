@@ -1,6 +1,6 @@
 import { KSERVE_PATH_PREFIX } from '../../src/demo/kserve-proto.js';
 import { pollUntilAnswers, versionShare } from './grpc-client.js';
-import { launchNginx } from './nginx.js';
+import { launchNginx, tempPaths } from './nginx.js';
 import { treeCpuMs, treePids } from './proc-tree.js';
 
 /**
@@ -42,11 +42,7 @@ error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/tmp/client_body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
+${tempPaths(dir)}
   # keepalive_requests also caps the calls of one client HTTP/2 connection (1000 by default): no cap, as in Switchyard
   keepalive_timeout 65s;
   keepalive_requests 1000000;

@@ -71,11 +71,7 @@ error_log ${dir}/error.log warn;
 events { worker_connections ${opts.workerConnections}; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/tmp/client_body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
+${tempPaths(dir)}
   # like Switchyard's proxy.keepAliveTimeout; no cap on requests per client connection (Switchyard has none)
   keepalive_timeout 65s;
   keepalive_requests 1000000;
@@ -122,6 +118,11 @@ export interface LaunchedNginx {
  * (its prefix and temp files in a fresh `dir`), and returns once `ready(port)`
  * resolved; an nginx that exits first is an error carrying its error log.
  */
+/** The http block's temp paths, inside the run's own prefix `dir`: nginx needs no system set-up. */
+export function tempPaths(dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${dir}/tmp/${kind};`).join('\n');
+}
+
 export async function launchNginx(binary: string, tmpPrefix: string, configFor: (dir: string, port: number) => string, ready: (port: number) => Promise<void>): Promise<LaunchedNginx> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), tmpPrefix));
