@@ -22,7 +22,7 @@ import { ReplayBody } from '../proxy/replay-body.js';
 import type { Routed } from '../proxy/resolve.js';
 import { tlsFailure } from '../proxy/tls-errors.js';
 import type { Target, VersionPool } from '../proxy/upstream-pool.js';
-import { failingCodes, outcomeOf } from './call-outcome.js';
+import { outcomeOf } from './call-outcome.js';
 import { GrpcShadowCopy } from './grpc-shadow.js';
 import { grpcViolation, HeldAnswer } from './held-answer.js';
 
@@ -79,7 +79,6 @@ export function relayGrpc(stream: ServerHttp2Stream, headers: IncomingHttpHeader
 }
 
 class GrpcCall {
-  private readonly failing: ReadonlySet<number>;
   /** The request's messages, kept (up to `fallback.replayBodyBytes`) to send them again: on stable, or after a refused stream. */
   private readonly kept: ReplayBody;
   private readonly mayFallback: boolean;
@@ -125,7 +124,6 @@ class GrpcCall {
     private readonly ctx: ForwardContext,
   ) {
     const { fallback } = routed.route.config;
-    this.failing = failingCodes(routed);
     this.pool = routed.pool;
     const mayFallback = fallback.toStable && routed.pool !== routed.stable && routed.reason !== 'header';
     // Held until the target's session is ready and piped: the copies' data listeners must not set it flowing before.
@@ -136,7 +134,7 @@ class GrpcCall {
     const { guardrail } = routed.route.config;
     this.guard = guardrail !== undefined && answers !== null && answers.unaryAnswer(routed.path) ? { ...guardrail, answers } : null;
     const { shadow } = routed;
-    this.shadow = shadow === null ? null : new GrpcShadowCopy(stream, routed, shadow, (t, v) => this.upstreamHeaders(t, v), this.failing, ctx.shadowObserver, ctx.now);
+    this.shadow = shadow === null ? null : new GrpcShadowCopy(stream, routed, shadow, (t, v) => this.upstreamHeaders(t, v), ctx.shadowObserver, ctx.now);
     this.timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
     this.deadlineAt = this.timeoutMs === null ? null : performance.now() + this.timeoutMs;
     if (this.timeoutMs !== null) this.deadlineTimer = setTimeout(() => this.deadlineExceeded(), this.timeoutMs);
@@ -318,7 +316,7 @@ class GrpcCall {
       return;
     }
     this.grpcStatus = code;
-    this.outcome = broken !== null ? 'guardrail' : outcomeOf(code, this.failing);
+    this.outcome = broken !== null ? 'guardrail' : outcomeOf(code, this.routed.route.failingCodes);
     if (message !== null) {
       this.endWithStatus(code, `${message} (request id ${this.requestId})`);
       return;
@@ -357,7 +355,7 @@ class GrpcCall {
       // The version cancelled the call mid-answer: the client sees the same.
       this.attemptOver = true;
       this.grpcStatus = GRPC_CANCELLED;
-      this.outcome = outcomeOf(GRPC_CANCELLED, this.failing);
+      this.outcome = outcomeOf(GRPC_CANCELLED, this.routed.route.failingCodes);
       this.done = true;
       this.stream.close(NGHTTP2_CANCEL);
       return;
@@ -497,7 +495,7 @@ class GrpcCall {
     if (this.done) return;
     this.attemptOver = true;
     this.upstream?.close(NGHTTP2_CANCEL);
-    this.outcome = outcomeOf(GRPC_DEADLINE_EXCEEDED, this.failing);
+    this.outcome = outcomeOf(GRPC_DEADLINE_EXCEEDED, this.routed.route.failingCodes);
     this.grpcStatus = GRPC_DEADLINE_EXCEEDED;
     const { route } = this.routed;
     this.endWithStatus(GRPC_DEADLINE_EXCEEDED, `version ${this.pool.version} of service ${route.name} did not finish within the call's deadline (${this.timeoutMs} ms; request id ${this.requestId})`);
@@ -512,7 +510,7 @@ class GrpcCall {
       const atDeadline = this.deadlineAt !== null && this.timeoutMs !== null && performance.now() >= this.deadlineAt - deadlineSlackMs(this.timeoutMs);
       if (atDeadline) {
         this.grpcStatus = GRPC_DEADLINE_EXCEEDED;
-        this.outcome = outcomeOf(GRPC_DEADLINE_EXCEEDED, this.failing);
+        this.outcome = outcomeOf(GRPC_DEADLINE_EXCEEDED, this.routed.route.failingCodes);
       } else {
         status = CLIENT_CLOSED;
         this.grpcStatus = GRPC_CANCELLED;

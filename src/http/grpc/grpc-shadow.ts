@@ -39,7 +39,6 @@ export class GrpcShadowCopy extends MirroredCall {
     pool: VersionPool,
     /** The headers a call to `target` carries upstream, as the live call's. */
     private readonly headersFor: (target: Target, version: string) => OutgoingHttpHeaders,
-    private readonly failing: ReadonlySet<number>,
     observer: ShadowObserver,
     private readonly now: () => number,
   ) {
@@ -117,10 +116,10 @@ export class GrpcShadowCopy extends MirroredCall {
     // Judged as the live call is: the same codes fail, a non-gRPC answer by gRPC's table.
     const judge = (t: IncomingHttpHeaders) => {
       const code = readGrpcStatus(t['grpc-status']);
-      finish(code === GRPC_OK && this.breaksGuardrail() ? 'guardrail' : outcomeOf(code, this.failing));
+      finish(code === GRPC_OK && this.breaksGuardrail() ? 'guardrail' : outcomeOf(code, this.routed.route.failingCodes));
     };
     upstream.on('response', (h) => {
-      if (h[':status'] !== 200) finish(outcomeOf(grpcCodeOfHttpStatus(h[':status'] ?? 0), this.failing));
+      if (h[':status'] !== 200) finish(outcomeOf(grpcCodeOfHttpStatus(h[':status'] ?? 0), this.routed.route.failingCodes));
       else if (h['grpc-status'] !== undefined) judge(h);
       else if (this.compare !== null || this.guard !== null) {
         const cap = Math.max(this.compare === null ? 0 : this.routed.route.config.shadow.maxBodyBytes, this.guard?.maxBodyBytes ?? 0);
@@ -128,7 +127,7 @@ export class GrpcShadowCopy extends MirroredCall {
       }
     });
     upstream.on('trailers', (t) => (trailers = t));
-    upstream.on('end', () => (trailers === null ? finish(outcomeOf(GRPC_INTERNAL, this.failing)) : judge(trailers)));
+    upstream.on('end', () => (trailers === null ? finish(outcomeOf(GRPC_INTERNAL, this.routed.route.failingCodes)) : judge(trailers)));
     upstream.on('error', (err: NodeJS.ErrnoException) => finish(tlsFailure(sessionCause(err)) === null ? 'connect' : 'tls'));
     upstream.on('close', () => finish('connect'));
     // The answer's messages are not needed: read and dropped, so flow control never holds the shadow back.

@@ -5,6 +5,7 @@ import type { Config, ServiceConfig } from '../../config/schema.js';
 import { assign, type AssignmentReason } from '../../core/assignment.js';
 import { inShadowSample } from '../../core/shadow/sample.js';
 import { SwitchyardError, type ErrorCode } from '../../core/errors.js';
+import { DEFAULT_FAILING_CODES, GRPC_CODES } from '../../core/grpc-status.js';
 import { loadAnswerDecoders, type AnswerDecoder } from '../../grpc-proto/answer-decoder.js';
 import type { TlsFeed } from '../../tls/tls-registry.js';
 import { readCookie, REQUEST_ID_HEADER, singleHeader, VERSION_HEADER } from './headers.js';
@@ -24,6 +25,8 @@ export interface ServiceRoute {
   readonly shadowGate: { inFlight: number };
   /** A gRPC service's answers read with its `grpc.proto`, for the guardrail and the shadow's prediction; null without one. */
   readonly answers: AnswerDecoder | null;
+  /** A gRPC service's `grpc.failingCodes` (the defaults without a `grpc` block). */
+  readonly failingCodes: ReadonlySet<number>;
 }
 
 export interface Routed {
@@ -89,7 +92,8 @@ export class Resolver {
     for (const [name, config] of Object.entries(services)) {
       const pools = buildPools(name, config, tls.current(), (ejection) => onEjection(name, ejection));
       const answers = decoders.get(name) ?? null;
-      this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', '), shadowGate: { inFlight: 0 }, answers });
+      const failingCodes = new Set(config.grpc?.failingCodes ?? DEFAULT_FAILING_CODES.map((code) => GRPC_CODES.indexOf(code)));
+      this.routes.set(name, { name, config, pools, versionList: Object.keys(config.versions).join(', '), shadowGate: { inFlight: 0 }, answers, failingCodes });
     }
     this.unfollowTls = tls.onChange((bundle) => {
       for (const route of this.routes.values()) applyTls(route.name, route.pools, bundle);
