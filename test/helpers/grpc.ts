@@ -350,6 +350,8 @@ export async function until(probe: () => boolean | Promise<boolean>, what: strin
 export interface GrpcServiceSpec {
   readonly name: string;
   readonly pathPrefix: string;
+  /** Also match the call's `:authority` (`match.host`). */
+  readonly host?: string;
   readonly versions: Readonly<Record<string, readonly string[]>>;
   /** Default grpc; `http` makes an HTTP/1.1 service. */
   readonly protocol?: 'grpc' | 'http';
@@ -374,7 +376,7 @@ export function gatewayYaml(services: readonly GrpcServiceSpec[], options: Gatew
     return [
       `  ${s.name}:`,
       ...((s.protocol ?? 'grpc') === 'grpc' ? ['    protocol: grpc'] : []),
-      `    match: { pathPrefix: ${s.pathPrefix} }`,
+      `    match: { pathPrefix: ${s.pathPrefix}${s.host === undefined ? '' : `, host: ${s.host}`} }`,
       '    stickiness: { header: x-user-id }',
       '    timeouts: { connect: 2s, request: 30s }',
       ...(s.extra ?? []).map((line) => `    ${line}`),

@@ -2,10 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/main.js';
 import { deadPort } from '../helpers/backends.js';
-import { admin } from '../helpers/gateway.js';
+import { admin, startTestGateway } from '../helpers/gateway.js';
 import {
   answerMeta,
   first,
+  gatewayYaml,
+  KSERVE_PATH_PREFIX,
   kserveFixture,
   metadataOf,
   targetOf,
@@ -103,6 +105,26 @@ describe('gRPC canary routing', () => {
     expect(answer.details).toContain('bad-pin-1');
     expect(answerMeta(answer, 'x-request-id')).toBe('bad-pin-1');
     expect(v1.calls.length + v2.calls.length).toBe(0);
+  });
+});
+
+describe('gRPC routing by :authority', () => {
+  it('sends calls to the service whose match.host is the call\'s :authority, on the same gRPC service name', async () => {
+    const [east, west] = await Promise.all([model('east'), model('west')]);
+    const yaml = gatewayYaml([
+      { name: 'east', pathPrefix: KSERVE_PATH_PREFIX, host: 'east.models', versions: { v1: [east.url] } },
+      { name: 'west', pathPrefix: KSERVE_PATH_PREFIX, host: 'west.models', versions: { v1: [west.url] } },
+    ]);
+    const g = cleanup.add(await startTestGateway(yaml));
+    const served = async (authority: string) => {
+      const c = fixture.client(targetOf(g.proxyUrl), undefined, { 'grpc.default_authority': `${authority}:443` });
+      const answer = await infer(c, { 'x-user-id': 'u1' });
+      return [answer.code, answer.response?.model_version];
+    };
+    expect(await served('east.models')).toEqual([grpc.status.OK, 'east']);
+    expect(await served('west.models')).toEqual([grpc.status.OK, 'west']);
+    const elsewhere = await infer(fixture.client(targetOf(g.proxyUrl), undefined, { 'grpc.default_authority': 'north.models' }), { 'x-user-id': 'u1' });
+    expect([elsewhere.code, elsewhere.details]).toEqual([grpc.status.UNIMPLEMENTED, expect.stringContaining('SY_ERR_NO_ROUTE')]);
   });
 });
 
