@@ -147,7 +147,7 @@ export function addOperatorCommands(program: Command, io: CliIo): void {
     .addOption(new Option('--strategy <strategy>', 'rollout strategy (default: the service config)').choices(['canary', 'blue-green']))
     .option('--steps <steps>', 'canary steps as WEIGHT:BAKE, shadow steps first as shadow:PERCENT:BAKE, e.g. "shadow:10:5m,5:1m,100:1m" (default: the service config)')
     .option('--weight <percent>', 'start a manual canary at this weight: no steps, operators move it, the analysis may roll it back but never advances it')
-    .option('--salt <salt>', 'bucket salt (default: a new one per rollout)')
+    .option('--salt <salt>', 'bucket salt, which decides which users fall below the weight (default: <service>:<candidate>, the same users each time this candidate is started)')
     .option('--reason <text>', 'why, for the audit log')
     .action(async (service: string, candidate: string, opts: ReasonOpts & { strategy?: string; steps?: string; weight?: string; salt?: string }, cmd: Command) => {
       // --weight with --steps (or blue-green) goes to the gateway as asked: it alone decides what a start may combine.

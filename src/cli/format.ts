@@ -1,3 +1,4 @@
+import { durationText } from '../core/duration-text.js';
 import type { Json } from './api-client.js';
 
 /** Human output: plain padded columns and short key/value blocks, no colours, no dependency. */
@@ -26,19 +27,9 @@ export function percent(v: unknown): string {
   return typeof v === 'number' ? `${v}%` : '-';
 }
 
-/** 90061000 -> "1d 1h", 150000 -> "2m 30s". */
-export function duration(ms: unknown): string {
-  if (typeof ms !== 'number') return '-';
-  if (ms < 1000) return `${ms}ms`;
-  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
-  const parts: string[] = [];
-  let rest = ms;
-  for (const [unit, size] of units) {
-    const n = Math.floor(rest / size);
-    rest -= n * size;
-    if (n > 0 || parts.length > 0) parts.push(`${n}${unit}`);
-  }
-  return parts.filter((p) => !p.startsWith('0')).slice(0, 2).join(' ') || '0s';
+/** A duration in ms as the console shows it too ("2m 30s"), or "-" where there is none. */
+function duration(ms: unknown): string {
+  return typeof ms === 'number' ? durationText(ms) : '-';
 }
 
 /** "2/3" while a rollout runs: the step we are on out of the plan's steps; "manual" for a canary without steps. */

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isSwitchyardError } from '../core/errors.js';
+import { packageVersion } from '../version.js';
 import { addGlobalOptions, addOperatorCommands } from './commands.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 import { addGatewayCommands } from './gateway-commands.js';
@@ -12,6 +13,7 @@ function buildProgram(io: CliIo): Command {
   const program = new Command()
     .name('switchyard')
     .description('A gateway that releases new model versions safely: sticky canaries, blue-green switches, rollbacks.')
+    .version(packageVersion(), '-V, --version', 'print the version of switchyard')
     // Set before the commands are added: subcommands inherit both.
     .exitOverride()
     .configureHelp({ showGlobalOptions: true })

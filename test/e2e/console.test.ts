@@ -3,9 +3,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_RULES } from '../../src/core/control-rules.js';
 import type { Verdict } from '../../src/core/rollout-state.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { admin, configYaml, OPERATOR_TOKEN, startTestGateway } from '../helpers/gateway.js';
+import { PACKAGE_VERSION } from '../helpers/package-version.js';
 
 /**
  * The web console in a real browser: Debian's chromium driven by playwright-core
@@ -52,7 +53,7 @@ describe('web console', () => {
   });
 
   it('serves the page, its module and uPlot without a token, with a strict CSP', async () => {
-    for (const path of ['/', '/console.js', '/console.css', '/vendor/uplot/uPlot.esm.js', '/vendor/uplot/uPlot.min.css']) {
+    for (const path of ['/', '/console.js', '/console.css', '/duration-text.js', '/vendor/uplot/uPlot.esm.js', '/vendor/uplot/uPlot.min.css']) {
       const res = await fetch(`${gateway.adminUrl}${path}`);
       expect(res.status, path).toBe(200);
       expect(res.headers.get('content-security-policy'), path).toContain("script-src 'self'");
@@ -78,6 +79,8 @@ describe('web console', () => {
     });
 
     await page.goto(`${gateway.adminUrl}/`);
+    // The footer names the release before any token is typed: /healthz needs none.
+    await expect.poll(() => page.locator('footer #version').textContent(), { timeout: STEP_MS }).toBe(PACKAGE_VERSION);
     await page.locator('#token').fill(OPERATOR_TOKEN);
     await page.getByRole('button', { name: 'Connect' }).click();
 
@@ -213,4 +216,51 @@ describe('web console', () => {
     await page.screenshot({ path: `${ARTIFACTS}/console-held.png`, fullPage: true, timeout: STEP_MS });
     expect(errors).toEqual([]);
   }, 60_000);
+
+  it("shows an override's expiry in the CLI's words, not in seconds", async () => {
+    const put = await admin(gateway, 'PUT', '/api/v1/services/fraud-scorer/overrides/alice', { version: 'v2', reason: 'debug a report', ttl: '1h' });
+    expect(put.status).toBe(200);
+    const row = page.locator('article[data-service="fraud-scorer"] tbody[data-field="overrides"] tr').filter({ hasText: 'alice' });
+    await expect.poll(() => row.count(), { timeout: STEP_MS }).toBe(1);
+    expect(await row.locator('[data-field="expires-in"]').textContent()).toMatch(/^59m \d{1,2}s$/);
+  }, 30_000);
+
+  it('draws a point for a series with a single value between gaps', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 1000 } });
+    const lonely = await context.newPage();
+    lonely.setDefaultTimeout(STEP_MS);
+    // One version with requests in one 5-s point of the last 5 minutes: p99 has one value, null on both sides.
+    const stepS = 5;
+    const at = Math.floor(Date.now() / 1000 / stepS) * stepS;
+    const times = Array.from({ length: 60 }, (_, i) => at - (59 - i) * stepS);
+    const only = <T>(value: T, empty: T | null) => times.map((_, i) => (i === 30 ? value : empty));
+    const series = {
+      service: 'fraud-scorer',
+      stepMs: stepS * 1000,
+      from: new Date(times[0]! * 1000).toISOString(),
+      to: new Date((at + stepS) * 1000).toISOString(),
+      times,
+      versions: { v1: { rate: only(0.4, 0), errorRatio: only(0, null), p99Ms: only(42, null), requests: only(2, 0), errors: only(0, 0) } },
+      comparisons: {},
+    };
+    await lonely.route(/\/api\/v1\/services\/fraud-scorer\/series\?/, (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(series) }));
+    await lonely.goto(`${gateway.adminUrl}/`);
+    await lonely.locator('#token').fill(OPERATOR_TOKEN);
+    await lonely.getByRole('button', { name: 'Connect' }).click();
+
+    const canvas = lonely.locator('[data-chart="p99Ms"] canvas');
+    await expect.poll(() => canvas.count(), { timeout: STEP_MS }).toBe(1);
+    // The series' colour (#2f5bea) on the canvas: blue well above red and green, which the grid and axes never are.
+    const bluePixels = () =>
+      canvas.evaluate((el) => {
+        const c = el as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } };
+        const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+        let count = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0 && data[i + 2]! - data[i]! > 80 && data[i + 2]! - data[i + 1]! > 60) count++;
+        return count;
+      });
+    await expect.poll(bluePixels, { timeout: STEP_MS }).toBeGreaterThan(10);
+    await lonely.screenshot({ path: `${ARTIFACTS}/console-one-point.png`, fullPage: true, timeout: STEP_MS });
+    await context.close();
+  }, 30_000);
 });

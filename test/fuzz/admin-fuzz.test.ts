@@ -8,6 +8,7 @@ import { compareAuditIds } from '../../src/core/audit.js';
 import type { Override } from '../../src/core/override.js';
 import type { RolloutState } from '../../src/core/rollout-state.js';
 import { OPERATOR_TOKEN, startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
+import { PACKAGE_VERSION } from '../helpers/package-version.js';
 import { describeRequest, fuzzRequest, parserRefuses, SERVICE_NAMES, type FuzzRequest } from './admin-requests.js';
 
 /**
@@ -331,7 +332,7 @@ describe('admin API under random and malformed requests', () => {
   it('still answers /healthz after all of it', async () => {
     const res = await pool.request({ method: 'GET', path: '/healthz' });
     expect(res.statusCode).toBe(200);
-    expect(await res.body.json()).toEqual({ status: 'ok' });
+    expect(await res.body.json()).toEqual({ status: 'ok', version: PACKAGE_VERSION });
   });
 });
 

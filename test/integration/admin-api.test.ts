@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/app/logger.js';
 import { CONTROL_RULES } from '../../src/core/control-rules.js';
 import { ADMIN_CONFIG, READ_TOKEN, START_MS, startAdmin, type AdminFixture } from '../helpers/admin-fixture.js';
+import { PACKAGE_VERSION } from '../helpers/package-version.js';
 
 const FRAUD = '/api/v1/services/fraud-scorer';
 let fx: AdminFixture;
@@ -53,6 +54,11 @@ describe('health', () => {
     expect(live).toMatchObject({ status: 200, body: { status: 'ok' } });
     const ready = await fx.call('GET', '/readyz', { token: null });
     expect(ready).toMatchObject({ status: 200, body: { ready: true, store: 'up' } });
+  });
+
+  it('names on /healthz the release that answers: the version in package.json', async () => {
+    const live = await fx.call('GET', '/healthz', { token: null });
+    expect(live.body).toEqual({ status: 'ok', version: PACKAGE_VERSION });
   });
 
   it('reports 503 on /readyz while the store is unreachable', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminTlsYaml, curl, makeAdminPki, portOf, servedSerial } from '../helpers/admin-tls.js';
 import { OPERATOR_TOKEN } from '../helpers/gateway.js';
+import { PACKAGE_VERSION } from '../helpers/package-version.js';
 import { spawnServe, startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 import type { Issued, TestCa } from '../helpers/test-pki.js';
 
@@ -40,7 +41,7 @@ describe.each([1, 2])('admin.tls without client certificates (%i worker(s))', (w
 
   it('logs an https:// admin URL; curl with --cacert gets /healthz, without it refuses the certificate', async () => {
     expect(gw.adminUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    expect(await curl(at(gw, '/healthz'), cacert())).toMatchObject({ exit: 0, status: 200, body: '{"status":"ok"}' });
+    expect(await curl(at(gw, '/healthz'), cacert())).toMatchObject({ exit: 0, status: 200, body: JSON.stringify({ status: 'ok', version: PACKAGE_VERSION }) });
     const untrusted = await curl(at(gw, '/healthz'));
     expect(untrusted).toMatchObject({ exit: 60, status: null });
     expect(untrusted.stderr).toMatch(/unable to get local issuer certificate/);

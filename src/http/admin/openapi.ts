@@ -1,11 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { AssignmentReason } from '../../core/assignment.js';
 import type { AuditAction } from '../../core/audit.js';
 import { ERRORS } from '../../core/errors.js';
 import { PHASES, STRATEGIES, type Hold, type VerdictResult } from '../../core/rollout-state.js';
+import { packageVersion } from '../../version.js';
 import { PROBLEM_TYPE } from '../problem.js';
 import { BODY_LIMIT_BYTES } from './body.js';
 import { DEFAULT_SERIES_MINUTES, DEFAULT_SERIES_STEP_S, MAX_SERIES_MINUTES, seriesQuery } from './routes-series.js';
@@ -94,7 +92,7 @@ function startSchema(): Json {
         `Start a manual canary at this weight: no steps, operators move it, the analysis may roll it back but never advances it. ` +
         `Refused (400) with steps or for blue-green. Without it, a canary with no steps in the command or the config is a manual canary at 0. ${PERCENT_TEXT}`,
     },
-    salt: { description: 'Bucketing salt; a new random one by default.' },
+    salt: { description: 'Bucketing salt: which users fall below the weight. Defaults to `<service>:<candidate>`, so restarting a rollout of the same candidate keeps each user where they were; give another to draw a new set of users.' },
     reason: reasonExtra,
     force: forceExtra,
   });
@@ -342,7 +340,7 @@ function responseSchemas(): Record<string, Json> {
         description: 'By shadow version: the comparison of its predictions with stable’s, where a prediction field is configured.',
       },
     }),
-    Health: object({ status: { const: 'ok' } }),
+    Health: object({ status: { const: 'ok' }, version: { type: 'string', description: 'The Switchyard release that answers, as in its package.json.' } }),
     Readiness: object(
       {
         ready: { type: 'boolean' },
@@ -723,20 +721,6 @@ function components(): Json {
       ...responseSchemas(),
     },
   };
-}
-
-let version: string | undefined;
-
-/** Walks up to the package root: the same code runs from src/ under vitest and from dist/ when built. */
-function packageVersion(): string {
-  if (version !== undefined) return version;
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'switchyard' && pkg.version !== undefined) return (version = pkg.version);
-  }
-  return (version = '0.0.0');
 }
 
 export function buildOpenApiDocument(): OpenApiDocument {

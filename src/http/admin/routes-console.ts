@@ -6,11 +6,14 @@ import express, { Router, type RequestHandler } from 'express';
 /**
  * The web console: a static page, one ES module and a stylesheet from
  * ./console/ (copied beside the compiled module by scripts/copy-assets.mjs),
- * plus uPlot's dist files from node_modules. No token is needed to load the
- * page; every API call it makes sends the token the operator typed in.
+ * the duration wording it shares with the CLI (a plain ES module in core,
+ * copied the same way), plus uPlot's dist files from node_modules. No token
+ * is needed to load the page; every API call it makes sends the token the
+ * operator typed in.
  */
 
 const CONSOLE_DIR = fileURLToPath(new URL('./console/', import.meta.url));
+const CORE_DIR = fileURLToPath(new URL('../../core/', import.meta.url));
 const UPLOT_DIR = dirname(createRequire(import.meta.url).resolve('uplot'));
 
 /** The page loads only its own files and talks only to this origin. */
@@ -38,5 +41,7 @@ export function consoleRouter(): Router {
   const files = { index: 'index.html', etag: false, fallthrough: true } as const;
   router.use('/vendor/uplot', securityHeaders, express.static(UPLOT_DIR, { ...files, index: false }));
   router.get(['/', '/index.html', '/console.js', '/console.css'], securityHeaders, express.static(CONSOLE_DIR, files));
+  // Only this one file of core: the route names it, so the static handler can reach nothing else there.
+  router.get('/duration-text.js', securityHeaders, express.static(CORE_DIR, files));
   return router;
 }

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { packageVersion } from '../../version.js';
 import type { AdminDeps, ProxyReadiness } from './deps.js';
 
 /** Why the request path cannot take traffic; empty when it can. */
@@ -16,8 +17,9 @@ function proxyProblems(proxy: ProxyReadiness): string[] {
 export function healthRouter(deps: Pick<AdminDeps, 'routing' | 'proxy'>): Router {
   const router = Router();
 
+  // The version lets a probe, and the console's footer, tell which release answers.
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok', version: packageVersion() });
   });
 
   router.get('/readyz', (_req, res) => {

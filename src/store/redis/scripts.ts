@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { SwitchyardError } from '../../core/errors.js';
 import { parseStoredState } from '../../core/rollout-state.js';
+import { packageVersion } from '../../version.js';
 
 /** The Lua scripts in ../lua, each file named `<name>-<number of keys>.lua`. */
 const SCRIPT_FILES = [
@@ -89,19 +88,4 @@ function scriptSource(file: string): string {
     sources.set(file, source);
   }
   return source;
-}
-
-let version: string | undefined;
-
-/** Walks up from this file to the package root: the same code runs from src/ under vitest and from dist/ when built. */
-function packageVersion(): string {
-  if (version !== undefined) return version;
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'switchyard' && pkg.version !== undefined) return (version = pkg.version);
-    }
-    if (dirname(dir) === dir) throw new Error('cannot find the switchyard package.json to version the Redis scripts');
-  }
 }

@@ -1,6 +1,7 @@
 // Switchyard web console: plain ES module, no build step. Talks to /api/v1 on
 // this origin with the token the operator typed in, kept only in sessionStorage.
 import uPlot from '/vendor/uplot/uPlot.esm.js';
+import { durationText } from '/duration-text.js';
 
 const TOKEN_KEY = 'switchyard.token';
 const POLL_MS = 2000;
@@ -358,7 +359,7 @@ function renderShadowVerdict(card, shadow) {
 
 function renderOverrides(view, list) {
   const rows = list.map((o) =>
-    h('tr', {}, h('td', { text: o.key }), h('td', { text: o.version }), h('td', { text: o.reason }), h('td', { text: o.author }), h('td', { text: `${Math.round(o.expiresInMs / 1000)} s` })),
+    h('tr', {}, h('td', { text: o.key }), h('td', { text: o.version }), h('td', { text: o.reason }), h('td', { text: o.author }), h('td', { 'data-field': 'expires-in', text: durationText(o.expiresInMs) })),
   );
   if (rows.length === 0) rows.push(h('tr', {}, h('td', { colspan: '5', class: 'muted', text: 'no overrides' })));
   view.overrides.replaceChildren(...rows);
@@ -371,6 +372,20 @@ const METRICS = [
   { key: 'errorRatio', title: 'error rate (%)', fmt: (v) => v.toFixed(2), scale: 100 },
   { key: 'p99Ms', title: 'p99 latency (ms)', fmt: (v) => v.toFixed(1) },
 ];
+
+/**
+ * A uPlot points filter: the indices of values with no value on either side.
+ * Lines need two neighbours, so such a value (a version with traffic in one
+ * point only) would draw nothing; it gets a dot instead. When uPlot already
+ * draws every point (few of them on the chart), it adds nothing.
+ */
+function isolatedPoints(u, seriesIdx, show) {
+  if (show) return null;
+  const ys = u.data[seriesIdx];
+  const idxs = [];
+  for (let i = 0; i < ys.length; i++) if (ys[i] != null && ys[i - 1] == null && ys[i + 1] == null) idxs.push(i);
+  return idxs.length === 0 ? null : idxs;
+}
 
 function renderCharts(view, series) {
   const versions = Object.keys(series.versions);
@@ -398,7 +413,13 @@ function renderCharts(view, series) {
           height: 170,
           scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(max ?? 0, min ?? 0, 1) * 1.1] } },
           axes: [{}, { values: (_u, ticks) => ticks.map((t) => metric.fmt(t)), size: 50 }],
-          series: [{}, ...versions.map((v, i) => ({ label: v, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false, value: (_u, x) => (x === null ? '–' : metric.fmt(x)) }))],
+          series: [
+            {},
+            ...versions.map((v, i) => {
+              const color = COLORS[i % COLORS.length];
+              return { label: v, stroke: color, width: 2, spanGaps: false, points: { filter: isolatedPoints, fill: color }, value: (_u, x) => (x === null ? '–' : metric.fmt(x)) };
+            }),
+          ],
           legend: { show: true },
         },
         data,
@@ -541,6 +562,19 @@ $('login-form').addEventListener('submit', (event) => {
   signIn();
 });
 $('sign-out').addEventListener('click', () => signOut());
+
+/** The footer names the release that serves this page, as /healthz (no token) reports it. */
+async function showVersion() {
+  try {
+    const res = await fetch('/healthz', { cache: 'no-store' });
+    const body = res.ok ? await res.json() : null;
+    if (typeof body?.version === 'string') $('version').textContent = body.version;
+  } catch {
+    // A gateway that does not answer leaves the dash: the footer never shows a version nobody reported.
+  }
+}
+
+void showVersion();
 
 if (token.get()) signIn();
 else signOut();
