@@ -1,6 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { constants } from 'node:os';
 import type { Logger } from '../app/logger.js';
+import type { Config } from '../config/schema.js';
+import type { SampleModels } from '../demo/sample-models.js';
+import { usageError } from './exit-codes.js';
 import type { CliIo } from './io.js';
 
 /**
@@ -80,16 +83,28 @@ function reloadTlsOnSignal(log: Logger): (reloadTls: () => number) => void {
   };
 }
 
+/** The sample models of `serve --sample-models`; a target they cannot take is the operator's to fix (exit 2). */
+async function startSampleModels(config: Config): Promise<SampleModels> {
+  const { startSampleModels: start, SampleModelsError } = await import('../demo/sample-models.js');
+  try {
+    return await start(config);
+  } catch (err) {
+    throw err instanceof SampleModelsError ? usageError(err.message) : err;
+  }
+}
+
 export function addGatewayCommands(program: Command, io: CliIo): void {
   program
     .command('serve')
     .description('run the gateway')
     .requiredOption('-c, --config <file>', 'YAML config file')
     .option('-w, --workers <n>', 'proxy processes sharing the proxy port (default: proxy.workers, 1)', workers)
-    .action(async (opts: { config: string; workers?: number }) => {
+    .option('--sample-models', "also start a sample model on each of the config's loopback http:// targets (for trying it out: npm start)")
+    .action(async (opts: { config: string; workers?: number; sampleModels?: boolean }) => {
       const { loadConfig } = await import('../config/load.js');
-      const { createLogger, startGateway } = await import('../main.js');
-      const { readyWorkersNeeded } = await import('../cluster/ready-workers.js');
+      const { startGateway } = await import('../gateway/gateway.js');
+      const { createLogger } = await import('../gateway/logger.js');
+      const { readyWorkersNeeded } = await import('../gateway/cluster/ready-workers.js');
       const { assertTlsFiles } = await import('../tls/tls-registry.js');
       const { assertProtoFiles } = await import('../grpc-proto/answer-decoder.js');
       const config = loadConfig(opts.config);
@@ -100,10 +115,27 @@ export function addGatewayCommands(program: Command, io: CliIo): void {
       const count = opts.workers ?? config.proxy.workers;
       // Refused before anything starts, in one process too: a config /readyz could never pass under --workers.
       readyWorkersNeeded(config, count);
+      // The models first, so the first request the banner prints is answered.
+      const models = opts.sampleModels === true ? await startSampleModels(config) : null;
       const serving = reloadTlsOnSignal(log);
-      const gateway = count > 1 ? await (await import('../cluster/primary.js')).startCluster(config, { workers: count, log }) : await startGateway(config, { log });
-      drainOnSignals(gateway.drain, log);
+      let gateway;
+      try {
+        gateway = count > 1 ? await (await import('../gateway/cluster/primary.js')).startCluster(config, { workers: count, log }) : await startGateway(config, { log });
+      } catch (err) {
+        await models?.close();
+        throw err;
+      }
+      drainOnSignals(async () => {
+        await gateway.drain();
+        await models?.close();
+      }, log);
       serving(gateway.reloadTls);
+      if (models !== null) {
+        const { serveBanner } = await import('./serve-banner.js');
+        const { packageVersion } = await import('../version.js');
+        const banner = serveBanner({ version: packageVersion(), configFile: opts.config, config, proxyUrl: gateway.proxyUrl, adminUrl: gateway.adminUrl, models: models.started });
+        io.out(`${banner.join('\n')}\n`);
+      }
     });
 
   program

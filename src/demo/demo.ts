@@ -3,7 +3,7 @@ import { parseConfig } from '../config/load.js';
 import { generateGrpcTraffic } from './grpc-traffic.js';
 import { KSERVE_PATH_PREFIX } from './kserve-proto.js';
 import { startSampleGrpcModel } from './sample-grpc-model.js';
-import { startGateway, type Gateway } from '../main.js';
+import { startGateway, type Gateway } from '../gateway/gateway.js';
 import { startSampleBackend } from './sample-backend.js';
 import { generateTraffic, newTally, type TrafficTally } from './traffic.js';
 
@@ -17,7 +17,8 @@ export interface DemoOptions {
   readonly bakeMs?: number;
 }
 
-const TOKEN = 'demo-operator-token-0123456789';
+/** The example config's operator token, so the README's CLI examples work against the demo as written. */
+const TOKEN = 'dev-operator-token-change-me';
 const SERVICE = 'fraud-scorer';
 const GRPC_SERVICE = 'kserve-infer';
 
@@ -157,6 +158,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 function printTryIt(print: (line: string) => void, gateway: Gateway, models: readonly { url: string }[]): void {
   print('');
   print('Try it yourself, in another terminal:');
+  print(`  export SWITCHYARD_ADMIN_TOKEN=${TOKEN}${gateway.adminUrl === 'http://127.0.0.1:8081' ? '' : ` SWITCHYARD_ADMIN_URL=${gateway.adminUrl}`}`);
+  print(`  npx switchyard status ${SERVICE}`);
   print(`  curl -s -X POST ${gateway.adminUrl}/api/v1/services/${SERVICE}/rollout -H 'authorization: Bearer ${TOKEN}' -H 'content-type: application/json' -d '{"candidate":"v3"}'`);
   print(`  curl -s -X POST ${models[2]?.url}/_control -d '{"errorRate":0}'    # heal v3 first, and it gets promoted`);
   print(`  curl -s ${gateway.adminUrl}/metrics | grep switchyard_rollbacks_total`);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startSampleBackend, type SampleBackend } from '../../src/demo/sample-backend.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 // A port nothing listens on, bound then released: where Prometheus and Alertmanager start.
 import { deadPort as freePort } from '../helpers/backends.js';
 import { admin, configYaml, OPERATOR_TOKEN, startTestGateway } from '../helpers/gateway.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type Seen, type TestBackend } from '../helpers/backends.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { fuzzTarget, hasDotSegment, malformed, under, type FuzzTarget } from './proxy-paths.js';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { admin, OPERATOR_TOKEN } from './gateway.js';
 
 /** Replicas of one deployment, however they share a store (one Redis, Sentinel, a Cluster): what every deployment must show. */

@@ -1,6 +1,6 @@
 import { silentLogger } from '../../src/app/logger.js';
 import { parseConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway, type GatewayOptions } from '../../src/main.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
 
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
 export const READ_TOKEN = 'test-read-token-0123456789abc';

@@ -11,7 +11,7 @@ import {
   type ModelInferResponseInput,
 } from '../../src/demo/kserve-proto.js';
 import { afterEach } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { OPERATOR_TOKEN, READ_TOKEN, startTestGateway } from './gateway.js';
 
 /**

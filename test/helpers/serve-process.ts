@@ -14,6 +14,8 @@ export interface ServeRun {
   readonly child: ChildProcess;
   /** Every JSON log line so far. */
   readonly logs: LogEntry[];
+  /** Every other line on stdout so far (the banner of `--sample-models`). */
+  readonly text: string[];
   /** Everything the process wrote on stderr so far. */
   stderr(): string;
   /** Resolves with the exit code (or signal) once the process ended. */
@@ -41,6 +43,7 @@ export function spawnServe(yaml: string, args: readonly string[] = []): ServeRun
   writeFileSync(configPath, yaml);
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogEntry[] = [];
+  const text: string[] = [];
   const waiters = new Set<(entry: LogEntry) => void>();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
@@ -52,6 +55,7 @@ export function spawnServe(yaml: string, args: readonly string[] = []): ServeRun
     try {
       entry = JSON.parse(line) as LogEntry;
     } catch {
+      text.push(line);
       return;
     }
     logs.push(entry);
@@ -84,6 +88,7 @@ export function spawnServe(yaml: string, args: readonly string[] = []): ServeRun
   return {
     child,
     logs,
+    text,
     stderr: () => stderr,
     exited,
     exitWithin: (timeoutMs) => {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONTROL_RULES } from '../../src/core/control-rules.js';
 import { startSampleBackend, type SampleBackend } from '../../src/demo/sample-backend.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
 
 const SERVICE = 'fraud-scorer';

@@ -5,7 +5,7 @@ import { adminTls } from '../../src/cli/admin-tls.js';
 import { AdminClient } from '../../src/cli/api-client.js';
 import { CliError, EXIT } from '../../src/cli/exit-codes.js';
 import { tlsFetch } from '../../src/cli/tls-fetch.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { adminTlsYaml, makeAdminPki } from '../helpers/admin-tls.js';
 import { cliAgainst, expectOneLine } from '../helpers/cli.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';

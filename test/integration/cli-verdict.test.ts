@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/run.js';
 import type { Verdict, VerdictCheck } from '../../src/core/rollout-state.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { cliAgainst, expectOneLine } from '../helpers/cli.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/run.js';
 import { CONTROL_RULES } from '../../src/core/control-rules.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { cliAgainst, expectOneLine } from '../helpers/cli.js';
 import { configYaml, READ_TOKEN, startTestGateway } from '../helpers/gateway.js';
 

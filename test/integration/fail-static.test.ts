@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';

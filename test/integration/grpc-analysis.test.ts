@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { admin, startTestGateway } from '../helpers/gateway.js';
 import { Cleanup, deadlineIn, gatewayYaml, KSERVE_PATH_PREFIX, kserveClient, metadataOf, startGrpcModel, targetOf, unaryCall, until, type Failure, type KserveClient, type ModelInferResponse } from '../helpers/grpc.js';
 

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { KSERVE_PROTO_PATH, type ModelStreamInferResponse } from '../../src/demo/kserve-proto.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { admin } from '../helpers/gateway.js';
 import { collect, first, kserveFixture, metadataOf, metric, metricReaches, targetOf, until, type CallResult, type ModelInferResponse } from '../helpers/grpc.js';
 import { spawnServe } from '../helpers/serve-process.js';

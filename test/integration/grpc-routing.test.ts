@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { deadPort } from '../helpers/backends.js';
 import { admin, startTestGateway } from '../helpers/gateway.js';
 import {

@@ -2,7 +2,7 @@ import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../src/app/store.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';
 
 /**

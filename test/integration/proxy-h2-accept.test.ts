@@ -1,7 +1,7 @@
 import { connect as h2connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';
 

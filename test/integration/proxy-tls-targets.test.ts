@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { shadowSeries } from '../../src/core/shadow/series.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { deadPort, startBackend } from '../helpers/backends.js';
 import { OPERATOR_TOKEN, startTestGateway } from '../helpers/gateway.js';
 import { spawnServe, startServeProcess } from '../helpers/serve-process.js';

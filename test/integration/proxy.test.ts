@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { deadPort, startBackend, type TestBackend } from '../helpers/backends.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';
 

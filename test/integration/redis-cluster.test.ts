@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { expectNoLostUpdates, expectSameRouting, expectWritesReachReplicas } from '../helpers/fleet-checks.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';

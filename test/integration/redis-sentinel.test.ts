@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { expectSameRouting, expectWritesReachReplicas } from '../helpers/fleet-checks.js';
 import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { serviceKeys } from '../../src/store/redis/keys.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { expectNoLostUpdates, expectSameRouting, expectWritesReachReplicas } from '../helpers/fleet-checks.js';

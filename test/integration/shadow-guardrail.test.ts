@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSampleBackend, type SampleBackend } from '../../src/demo/sample-backend.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
 
 const SERVICE = 'fraud-scorer';

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { summariseComparison } from '../../src/core/shadow/comparison.js';
 import { shadowBaseSeries, shadowCompareSeries, shadowSeries } from '../../src/core/shadow/series.js';
 import { mergeArms, EMPTY_ARM } from '../../src/core/analysis/window.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { admin, configYaml, startTestGateway } from '../helpers/gateway.js';
 
 /** A model server whose answer is a function of the request; it records what it got and how many were in flight at most. */

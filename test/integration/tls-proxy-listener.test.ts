@@ -7,7 +7,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Logger } from '../../src/app/logger.js';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { curl, portOf } from '../helpers/admin-tls.js';
 import { startBackend, type TestBackend } from '../helpers/backends.js';
 import { configYaml, startTestGateway } from '../helpers/gateway.js';

@@ -22,7 +22,7 @@ const noStore: RequestHandler = (_req, res, next) => {
 };
 
 /**
- * The admin API as an express app, without a listener: main.ts binds it to the
+ * The admin API as an express app, without a listener: createAdminServer serves it on the
  * admin port, tests to port 0.
  */
 export function createAdminApp(deps: AdminDeps): Express {

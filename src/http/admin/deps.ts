@@ -18,7 +18,7 @@ export interface ProxyReadiness {
   readonly workers?: { readonly alive: number; readonly needed: number };
 }
 
-/** What the admin API needs; main.ts wires the real ones, tests their own. */
+/** What the admin API needs; src/gateway/control-plane.ts passes the real ones, tests their own. */
 export interface AdminDeps {
   readonly commands: RolloutCommands;
   readonly routing: RoutingTable;

@@ -56,7 +56,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
 /**
  * The admin API's server, not yet listening: the express app plus answers for
  * what Node refuses below it; HTTPS when the feed has `admin.tls` material.
- * main.ts listens on the admin port, tests on port 0.
+ * The control plane (src/gateway/control-plane.ts) listens on the admin port, tests on port 0.
  */
 export function createAdminServer(deps: AdminDeps, tls: TlsFeed | null = null): Server {
   const app = createAdminApp(deps);

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
-import { systemClock } from '../app/clock.js';
-import type { ServiceView } from '../app/routing-table.js';
-import { loopSaturation } from '../app/loop-saturation.js';
-import { WindowRecorder } from '../app/window-recorder.js';
-import { RequestTally } from '../metrics/request-tally.js';
-import { ShadowTally } from '../metrics/shadow-tally.js';
-import { TlsMirror } from '../tls/tls-registry.js';
+import { systemClock } from '../../app/clock.js';
+import type { ServiceView } from '../../app/routing-table.js';
+import { loopSaturation } from '../../app/loop-saturation.js';
+import { WindowRecorder } from '../../app/window-recorder.js';
+import { RequestTally } from '../../metrics/request-tally.js';
+import { ShadowTally } from '../../metrics/shadow-tally.js';
+import { TlsMirror } from '../../tls/tls-registry.js';
+import { createLogger } from '../logger.js';
+import { observersOf } from '../observers.js';
 import { startProxyPlane } from '../proxy-plane.js';
 import { fromWire, type ToPrimary, type ToWorker } from './messages.js';
 
@@ -61,7 +62,7 @@ export function runWorker(send: (message: ToPrimary, sent?: () => void) => void,
   send({ type: 'hello' });
 
   async function serve(config: Extract<ToWorker, { type: 'init' }>['config']): Promise<void> {
-    const log = pino({ level: config.log.level, base: { app: 'switchyard', worker: workerId } });
+    const log = createLogger(config, workerId);
     const clock = systemClock;
     const recorder = new WindowRecorder({ bucketMs: config.analysis.bucket, clock, saturated: loopSaturation() });
     let tally = new RequestTally();
@@ -71,19 +72,15 @@ export function runWorker(send: (message: ToPrimary, sent?: () => void) => void,
       log,
       newId: randomUUID,
       views: { view: (service) => views.get(service) },
-      observer: {
-        observe(record) {
-          tally.observe(record);
-          recorder.observe(record);
+      // The tallies are swapped for fresh ones with each batch sent.
+      ...observersOf(
+        {
+          observe: (record) => tally.observe(record),
+          observeShadow: (record) => shadowTally.observeShadow(record),
+          dropped: (service, version, why) => shadowTally.dropped(service, version, why),
         },
-      },
-      shadowObserver: {
-        observeShadow(record) {
-          shadowTally.observeShadow(record);
-          recorder.observeShadow(record);
-        },
-        dropped: (service, version, why) => shadowTally.dropped(service, version, why),
-      },
+        recorder,
+      ),
       onFallback: (service, from, to) => send({ type: 'fallback', service, from, to }),
       onEjection: (service, e) => send({ type: 'ejection', service, version: e.version, target: e.target }),
       tls,

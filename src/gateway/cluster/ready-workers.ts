@@ -1,5 +1,5 @@
-import type { Config } from '../config/schema.js';
-import { SwitchyardError } from '../core/errors.js';
+import type { Config } from '../../config/schema.js';
+import { SwitchyardError } from '../../core/errors.js';
 
 /**
  * Proxy workers that must be listening for /readyz to pass: `proxy.readyWorkers`,

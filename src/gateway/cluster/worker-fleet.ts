@@ -1,12 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../app/logger.js';
-import type { Config } from '../config/schema.js';
-import type { WindowSlice } from '../core/analysis/window.js';
+import type { Logger } from '../../app/logger.js';
+import type { Config } from '../../config/schema.js';
+import type { WindowSlice } from '../../core/analysis/window.js';
 import type { ControlPlane } from '../control-plane.js';
-import type { ProxyReadiness } from '../http/admin/deps.js';
-import type { TlsFeed } from '../tls/tls-registry.js';
+import type { ProxyReadiness } from '../../http/admin/deps.js';
+import type { TlsFeed } from '../../tls/tls-registry.js';
 import { toWire, type ToPrimary, type ToWorker, type WireView } from './messages.js';
 
 /** A worker that dies is forked again after this, doubling up to the cap while it keeps dying young. */

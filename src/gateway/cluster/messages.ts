@@ -1,11 +1,11 @@
-import type { ServiceView } from '../app/routing-table.js';
-import type { Config } from '../config/schema.js';
-import type { WindowSlice } from '../core/analysis/window.js';
-import type { Override } from '../core/override.js';
-import type { RolloutState } from '../core/rollout-state.js';
-import type { SeriesCounts } from '../metrics/request-tally.js';
-import type { TlsBundle } from '../tls/material.js';
-import type { ShadowCounts } from '../metrics/shadow-tally.js';
+import type { ServiceView } from '../../app/routing-table.js';
+import type { Config } from '../../config/schema.js';
+import type { WindowSlice } from '../../core/analysis/window.js';
+import type { Override } from '../../core/override.js';
+import type { RolloutState } from '../../core/rollout-state.js';
+import type { SeriesCounts } from '../../metrics/request-tally.js';
+import type { TlsBundle } from '../../tls/material.js';
+import type { ShadowCounts } from '../../metrics/shadow-tally.js';
 
 /**
  * What the cluster's primary and its proxy workers say to each other over the

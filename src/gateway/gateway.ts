@@ -1,21 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
-import type { AnalysisLoop } from './app/analysis-loop.js';
-import { systemClock, type Clock } from './app/clock.js';
-import type { RolloutCommands } from './app/commands.js';
-import type { Flusher } from './app/flusher.js';
-import type { Logger } from './app/logger.js';
-import type { RoutingTable } from './app/routing-table.js';
-import type { Store } from './app/store.js';
-import { loopSaturation } from './app/loop-saturation.js';
-import { WindowRecorder } from './app/window-recorder.js';
-import type { Config } from './config/schema.js';
+import type { AnalysisLoop } from '../app/analysis-loop.js';
+import { systemClock, type Clock } from '../app/clock.js';
+import type { RolloutCommands } from '../app/commands.js';
+import type { Flusher } from '../app/flusher.js';
+import type { Logger } from '../app/logger.js';
+import type { RoutingTable } from '../app/routing-table.js';
+import type { Store } from '../app/store.js';
+import { loopSaturation } from '../app/loop-saturation.js';
+import { WindowRecorder } from '../app/window-recorder.js';
+import type { Config } from '../config/schema.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
-import type { Metrics } from './metrics/metrics.js';
+import { createLogger } from './logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { observersOf } from './observers.js';
 import { startProxyPlane, type ProxyPlane } from './proxy-plane.js';
-import { TlsRegistry } from './tls/tls-registry.js';
-
-export { createStore } from './control-plane.js';
+import { TlsRegistry } from '../tls/tls-registry.js';
 
 export interface GatewayOptions {
   readonly clock?: Clock;
@@ -59,10 +58,6 @@ export function watchTls(tls: TlsRegistry, metrics: Metrics): void {
   tls.watch(TLS_WATCH_MS);
 }
 
-export function createLogger(config: Config): Logger {
-  return pino({ level: config.log.level, base: { app: 'switchyard' } });
-}
-
 /** The proxy plane of one process: it routes on the control plane's table and counts into its metrics and the recorder. */
 function startLocalProxy(
   config: Config,
@@ -76,19 +71,7 @@ function startLocalProxy(
     log: o.log,
     newId: o.newId,
     views: control.routing,
-    observer: {
-      observe(record) {
-        metrics.observe(record);
-        recorder.observe(record);
-      },
-    },
-    shadowObserver: {
-      observeShadow(record) {
-        metrics.observeShadow(record);
-        recorder.observeShadow(record);
-      },
-      dropped: (service, version, why) => metrics.dropped(service, version, why),
-    },
+    ...observersOf(metrics, recorder),
     onFallback: (service, from, to) => metrics.onFallback(service, from, to),
     onEjection: (service, ejection) => metrics.onEjection(service, ejection.version, ejection.target),
     tls: o.tls,
@@ -96,7 +79,7 @@ function startLocalProxy(
   });
 }
 
-/** One process: the control plane and the request path side by side (`serve --workers N` splits them, see src/cluster). */
+/** One process: the control plane and the request path side by side (`serve --workers N` splits them, see cluster/primary.ts). */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config);

@@ -1,13 +1,13 @@
-import type { Clock } from './app/clock.js';
-import type { Logger } from './app/logger.js';
-import type { RequestObserver, ShadowObserver } from './app/request-observer.js';
-import type { Config } from './config/schema.js';
-import { listen } from './http/listen.js';
-import { Resolver, type RouteViews } from './http/proxy/resolve.js';
-import { trustedHops } from './http/proxy/headers.js';
-import { createProxyServer } from './http/proxy/server.js';
-import type { Ejection } from './http/proxy/upstream-pool.js';
-import type { TlsFeed } from './tls/tls-registry.js';
+import type { Clock } from '../app/clock.js';
+import type { Logger } from '../app/logger.js';
+import type { RequestObserver, ShadowObserver } from '../app/request-observer.js';
+import type { Config } from '../config/schema.js';
+import { listen } from '../http/listen.js';
+import { Resolver, type RouteViews } from '../http/proxy/resolve.js';
+import { trustedHops } from '../http/proxy/headers.js';
+import { createProxyServer } from '../http/proxy/server.js';
+import type { Ejection } from '../http/proxy/upstream-pool.js';
+import type { TlsFeed } from '../tls/tls-registry.js';
 
 export interface ProxyPlaneOptions {
   readonly clock: Clock;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { systemClock } from '../app/clock.js';
-import type { Logger } from '../app/logger.js';
-import type { Config } from '../config/schema.js';
-import type { WindowSlice } from '../core/analysis/window.js';
+import { systemClock } from '../../app/clock.js';
+import type { Logger } from '../../app/logger.js';
+import type { Config } from '../../config/schema.js';
+import type { WindowSlice } from '../../core/analysis/window.js';
 import { startControlPlane, type ControlPlane } from '../control-plane.js';
-import { DEFAULT_RESYNC_MS, watchTls } from '../main.js';
+import { DEFAULT_RESYNC_MS, watchTls } from '../gateway.js';
 import { readyWorkersNeeded } from './ready-workers.js';
-import { TlsRegistry } from '../tls/tls-registry.js';
+import { TlsRegistry } from '../../tls/tls-registry.js';
 import { WorkerFleet } from './worker-fleet.js';
 
 export interface ClusterOptions {
