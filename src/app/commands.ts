@@ -1,7 +1,7 @@
 import type { AuditAction, NewAuditEntry } from '../core/audit.js';
 import { SwitchyardError } from '../core/errors.js';
 import type { Override } from '../core/override.js';
-import { decideRelease, forcedReason } from '../core/release-window.js';
+import { decideRelease, FORCE_NEEDS_REASON, forceLacksReason, forcedReason } from '../core/release-window.js';
 import { initialState, type RolloutState, type Verdict } from '../core/rollout-state.js';
 import { transition, type CommandType, type Refusal, type RolloutCommand } from '../core/transition.js';
 import type { ServiceCatalog } from './catalog.js';
@@ -112,7 +112,7 @@ export class RolloutCommands {
     const versions = this.catalog.versions(service);
     const policy = this.catalog.get(service).releaseWindows;
     const asked = options.reason ?? null;
-    if (options.force === true && (asked === null || asked.trim() === '')) throw forceWithoutReason();
+    if (forceLacksReason(options.force, asked)) throw forceWithoutReason();
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const before = await this.state(service);
       if (options.ifMatch !== undefined && before.revision !== options.ifMatch) throw stale(service, options.ifMatch, before.revision);
@@ -193,8 +193,7 @@ function audit(
 }
 
 function forceWithoutReason(): SwitchyardError {
-  const message = 'required when force is true: say why the release window is overridden, it goes to the audit log';
-  return new SwitchyardError('SY_ERR_VALIDATION', `reason: ${message}`, { errors: [{ field: 'reason', message }] });
+  return new SwitchyardError('SY_ERR_VALIDATION', `reason: ${FORCE_NEEDS_REASON}`, { errors: [{ field: 'reason', message: FORCE_NEEDS_REASON }] });
 }
 
 function windowClosed(service: string, refusal: Refusal, nextOpenAt: number | null, timeZone: string | undefined): SwitchyardError {

@@ -9,3 +9,11 @@ export function parseDuration(text: string): number | null {
   const ms = Number(amount) * (UNIT_MS[unit] ?? Number.NaN);
   return Number.isFinite(ms) ? Math.round(ms) : null;
 }
+
+/** What a duration field must hold, in the config file and in admin requests alike. */
+export const DURATION_RULE = 'must be a duration like 500ms, 30s, 5m, 1h or 7d';
+
+/** The message for a text that is not a duration, quoting (the start of) it. */
+export function durationProblem(text: string): string {
+  return `${DURATION_RULE} (got ${JSON.stringify(text.slice(0, 40))})`;
+}

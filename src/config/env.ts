@@ -1,3 +1,5 @@
+import { formatFieldPath, type FieldPath } from '../core/field-path.js';
+
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 export interface EnvProblem {
@@ -14,21 +16,21 @@ export function substituteEnv(
   node: unknown,
   env: Readonly<Record<string, string | undefined>>,
   problems: EnvProblem[],
-  path = '',
+  path: FieldPath = [],
 ): unknown {
   if (typeof node === 'string') {
     return node.replace(REFERENCE, (_whole, name: string, fallback: string | undefined) => {
       const value = env[name];
       if (value !== undefined && value !== '') return value;
       if (fallback !== undefined) return fallback;
-      problems.push({ path: path || '(root)', message: `environment variable ${name} is not set` });
+      problems.push({ path: formatFieldPath(path, '(root)'), message: `environment variable ${name} is not set` });
       return '';
     });
   }
-  if (Array.isArray(node)) return node.map((item, i) => substituteEnv(item, env, problems, `${path}[${i}]`));
+  if (Array.isArray(node)) return node.map((item, i) => substituteEnv(item, env, problems, [...path, i]));
   if (node !== null && typeof node === 'object') {
     return Object.fromEntries(
-      Object.entries(node).map(([key, value]) => [key, substituteEnv(value, env, problems, path ? `${path}.${key}` : key)]),
+      Object.entries(node).map(([key, value]) => [key, substituteEnv(value, env, problems, [...path, key])]),
     );
   }
   return node;

@@ -1,23 +1,28 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { deepFreeze } from '../core/deep-freeze.js';
 import { SwitchyardError } from '../core/errors.js';
+import { formatFieldPath } from '../core/field-path.js';
+import { didYouMean } from '../core/nearest-name.js';
 import { substituteEnv, type EnvProblem } from './env.js';
+import { knownKeysAt } from './known-keys.js';
 import { configSchema, type Config, type ListenerTlsConfig, type TargetTlsConfig } from './schema.js';
 
-/** `services.fraud-scorer.versions.v2.targets[0]` from zod's path array. */
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `${out === '' ? '' : '.'}${String(part)}`;
-  return out || '(root)';
-}
+const ROOT = '(root)';
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
+/**
+ * One line per problem, each starting with its field path
+ * (`services.fraud-scorer.versions.v2.targets[0]: ...`). An unknown field gets
+ * a line of its own, with the nearest field its object knows when one is close.
+ */
+function problemLines(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return [`${formatFieldPath(issue.path, ROOT)}: ${issue.message}`];
+    const known = knownKeysAt(configSchema, issue.path);
+    return issue.keys.map((key) => `${formatFieldPath([...issue.path, key], ROOT)}: Unrecognized key "${key}"${didYouMean(key, known)}`);
+  });
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
@@ -54,7 +59,7 @@ export function parseConfig(text: string, env: Readonly<Record<string, string | 
   const substituted = substituteEnv(tree ?? {}, env, problems);
   const result = configSchema.safeParse(substituted);
   const lines = problems.map((p) => `${p.path}: ${p.message}`);
-  if (!result.success) lines.push(...result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`));
+  if (!result.success) lines.push(...problemLines(result.error.issues));
   if (lines.length > 0 || !result.success) {
     throw new SwitchyardError('SY_ERR_CONFIG', `${source} is invalid:\n  ${lines.join('\n  ')}`, { problems: lines });
   }

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_ANALYSIS_CONFIG, resolveAnalysisConfig, validateAnalysisConfig } from '../core/analysis/config.js';
 import { DEFAULT_FAILING_CODES, GRPC_CODES, parseGrpcCode } from '../core/grpc-status.js';
-import { parseFieldPath } from '../core/guardrail.js';
+import { parseFieldPath } from '../core/field-path.js';
 import { DEFAULT_DRIFT_CONFIG, type DriftConfig } from '../core/shadow/drift-config.js';
-import { isShadowStep, STRATEGIES, type Step } from '../core/rollout-state.js';
-import { isValidPercent, percentToBp } from '../core/weight.js';
-import { parseDuration } from './duration.js';
+import { toStep } from '../core/plan.js';
+import { STRATEGIES } from '../core/rollout-state.js';
+import { percentToBp } from '../core/weight.js';
+import { checkPlan, durationMs, shadowPercent, stepSchema, stepsParsed } from './plan-schema.js';
 import { releaseWindowsSchema } from './release-windows.js';
 
 /** `host:port`; the host may be a name, IPv4, or [IPv6]. */
@@ -26,22 +27,11 @@ const listen = (fallback: string) =>
       return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port };
     });
 
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `not a duration like 500ms, 30s, 5m or 1h (got "${text}")` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
 /** Node's timers hold at most 2^31-1 ms; longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
-const timeout = duration.refine((ms) => ms > 0 && ms <= MAX_TIMER_MS, { message: 'must be more than 0ms and at most 596h' });
+const timeout = durationMs.refine((ms) => ms > 0 && ms <= MAX_TIMER_MS, { message: 'must be more than 0ms and at most 596h' });
 
-const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be more than 0' });
-
-const percent = z.number().refine(isValidPercent, { message: 'not a percent in 0..100 with at most two decimals' });
+const positiveDuration = durationMs.refine((ms) => ms > 0, { message: 'must be more than 0' });
 
 /** Names that can sit inside a Redis hash tag and a URL path segment. */
 const name = z
@@ -128,17 +118,15 @@ const cidr = z.string().refine(
   { message: 'not an IP address or CIDR block like 10.0.0.0/8 or fd00::/8' },
 );
 
-/** A share of sticky keys mirrored to a shadow: more than 0, at most 100, two decimals. */
-const shadowPercent = percent.refine((p) => p > 0, { message: 'must be more than 0: stop the shadow instead of mirroring nothing' });
-
-/** `{weight, bake}` gives the candidate live traffic; `{shadow, bake}` only mirrors traffic to it (before the first weighted step). */
-const step = z
-  .strictObject({ weight: percent.optional(), shadow: shadowPercent.optional(), bake: duration.prefault('1m') })
-  .superRefine((s, ctx) => {
-    if (s.weight === undefined && s.shadow === undefined) ctx.addIssue({ code: 'custom', message: 'give weight (live traffic) or shadow (mirrored traffic)' });
-    if (s.weight !== undefined && s.shadow !== undefined) ctx.addIssue({ code: 'custom', path: ['shadow'], message: 'a step is either {weight, bake} or {shadow, bake}, not both' });
+/** The configured rollout; its steps are checked by the plan's rules, which name the step and field. */
+const rollout = z
+  .strictObject({
+    stable: z.string(),
+    strategy: z.enum(STRATEGIES).default('canary'),
+    steps: z.array(stepSchema).default([]),
   })
-  .transform((s): Step => (s.shadow === undefined ? { weightBp: percentToBp(s.weight ?? 0), bakeMs: s.bake } : { weightBp: 0, bakeMs: s.bake, shadowBp: percentToBp(s.shadow) }));
+  .superRefine(checkPlan('config'), { when: stepsParsed })
+  .transform((r) => ({ ...r, steps: r.steps.map(toStep) }));
 
 /** `1MiB`, `64KiB`, `512B` or a plain number of bytes. */
 const bytes = z.union([z.number().int().min(0), z.string()]).transform((value, ctx) => {
@@ -354,48 +342,33 @@ const service = z
     releaseWindows: releaseWindowsSchema,
     guardrail: guardrail.optional(),
     shadow,
-    rollout: z.strictObject({
-      stable: z.string(),
-      strategy: z.enum(STRATEGIES).default('canary'),
-      steps: z.array(step).default([]),
-    }),
+    rollout,
   })
   .superRefine((svc, ctx) => {
     if (svc.guardrail?.action === 'constant' && svc.fallback?.response === undefined && svc.protocol !== 'grpc') {
       ctx.addIssue({ code: 'custom', path: ['guardrail', 'action'], message: 'constant needs fallback.response, the answer to send instead' });
     }
-    if (!(svc.rollout.stable in svc.versions)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['rollout', 'stable'],
-        message: `names no version of this service (versions: ${Object.keys(svc.versions).join(', ')})`,
-      });
+    // A field that failed its own checks is reported already; the checks across fields skip it.
+    const parsedVersions = typeof svc.versions === 'object' && svc.versions !== null;
+    const versions = parsedVersions ? svc.versions : {};
+    const names = Object.keys(versions).join(', ');
+    const stable: unknown = svc.rollout?.stable;
+    if (parsedVersions && typeof stable === 'string' && !(stable in versions)) {
+      ctx.addIssue({ code: 'custom', path: ['rollout', 'stable'], message: `names no version of this service (versions: ${names})` });
     }
-    svc.rollout.steps.forEach((s, i) => {
-      const before = svc.rollout.steps[i - 1];
-      if (typeof before?.weightBp === 'number' && typeof s.weightBp === 'number' && s.weightBp < before.weightBp && !isShadowStep(s)) {
-        ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', i, 'weight'], message: 'step weights must not decrease' });
-      }
-      if (isShadowStep(s) && before !== undefined && !isShadowStep(before)) {
-        ctx.addIssue({ code: 'custom', path: ['rollout', 'steps', i, 'shadow'], message: 'shadow steps come before the first weighted step' });
-      }
-    });
-    if (isShadowStep(svc.rollout.steps.at(-1))) {
-      ctx.addIssue({ code: 'custom', path: ['rollout', 'steps'], message: 'a weighted step must follow the shadow steps, or the last one would promote a version no client has used' });
+    const secure = (targets: readonly string[] | undefined) => Array.isArray(targets) && targets.some((t) => t.startsWith('https:'));
+    for (const [version, v] of Object.entries(versions)) {
+      if (v?.tls !== undefined && !secure(v.targets)) ctx.addIssue({ code: 'custom', path: ['versions', version, 'tls'], message: 'applies only to https:// targets, and this version has none' });
     }
-    const secure = (targets: readonly string[]) => targets.some((t) => t.startsWith('https:'));
-    for (const [version, v] of Object.entries(svc.versions)) {
-      if (v.tls !== undefined && !secure(v.targets)) ctx.addIssue({ code: 'custom', path: ['versions', version, 'tls'], message: 'applies only to https:// targets, and this version has none' });
-    }
-    if (svc.tls !== undefined && !Object.values(svc.versions).some((v) => secure(v.targets))) {
+    if (svc.tls !== undefined && !Object.values(versions).some((v) => secure(v?.targets))) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'applies only to https:// targets, and no version of this service has one' });
     }
     if (svc.protocol === 'grpc') grpcRefinements(svc, ctx);
     else if (svc.grpc !== undefined) ctx.addIssue({ code: 'custom', path: ['grpc'], message: 'applies only to protocol: grpc' });
     const standing = svc.shadow?.version ?? null;
-    if (standing !== null && !(standing in svc.versions)) {
-      ctx.addIssue({ code: 'custom', path: ['shadow', 'version'], message: `names no version of this service (versions: ${Object.keys(svc.versions).join(', ')})` });
-    } else if (standing !== null && standing === svc.rollout.stable) {
+    if (parsedVersions && standing !== null && !(standing in versions)) {
+      ctx.addIssue({ code: 'custom', path: ['shadow', 'version'], message: `names no version of this service (versions: ${names})` });
+    } else if (standing !== null && standing === stable) {
       ctx.addIssue({ code: 'custom', path: ['shadow', 'version'], message: 'is rollout.stable; shadowing stable compares it with itself' });
     }
     // Run even when a field inside failed, so every problem is reported at once.
@@ -444,8 +417,8 @@ const analysis = z
     interval: timeout.prefault('5s'),
     bucket: timeout.prefault('1s'),
     flush: timeout.prefault('1s'),
-    settle: duration.prefault('2s'),
-    baseline: duration.prefault('10m'),
+    settle: durationMs.prefault('2s'),
+    baseline: durationMs.prefault('10m'),
     retention: timeout.prefault('24h'),
     maxInconclusive: z.number().int().min(1).default(60),
     /** Services the lease holder judges at once in a round. */
@@ -467,9 +440,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: listen('0.0.0.0:8080'),
       /** On SIGTERM, /readyz fails at once and new connections are still taken this long, so load balancers notice. */
-      drainDelay: duration.prefault('5s'),
+      drainDelay: durationMs.prefault('5s'),
       /** Then in-flight requests (and open streams) get this long to finish before they are cut. */
-      drainTimeout: duration.prefault('30s'),
+      drainTimeout: durationMs.prefault('30s'),
       /** One JSON log line per proxied request (request id, service, version, status, duration). */
       accessLog: z.boolean().default(false),
       /**

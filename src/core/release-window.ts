@@ -193,6 +193,14 @@ export function decideRelease(input: ReleaseInput): ReleaseDecision {
   return { allowed: false, refusal: { code: 'SY_ERR_RELEASE_WINDOW_CLOSED', message }, nextOpenAt: status.nextOpenAt };
 }
 
+/** Why a forced command without a reason is refused, said of its `reason` field. */
+export const FORCE_NEEDS_REASON = 'required when force is true: say why the release window is overridden, it goes to the audit log';
+
+/** True when a command asks to be forced but gives no reason (none, or only blanks) for the audit log. */
+export function forceLacksReason(force: boolean | undefined, reason: string | null | undefined): boolean {
+  return force === true && (reason == null || reason.trim() === '');
+}
+
 /** The reason recorded for a forced release, so the audit log shows it was forced. */
 export function forcedReason(reason: string): string {
   return `forced outside release window: ${reason}`;

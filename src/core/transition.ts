@@ -1,6 +1,7 @@
 import { CONTROL_RULES, type ControlRule } from './control-rules.js';
 import type { ErrorCode } from './errors.js';
-import { MAX_WEIGHT_BP } from './weight.js';
+import { startPlan } from './plan.js';
+import { isValidShadowBp, isValidWeightBp, MAX_WEIGHT_BP } from './weight.js';
 import { isActive, isShadowStep, shadowSalt, type RolloutState, type ShadowState, type Step, type Strategy } from './rollout-state.js';
 
 /** Operator commands; analysis verdicts and alerts arrive as the same commands with another actor. */
@@ -152,7 +153,7 @@ function setShadow(state: RolloutState, command: Extract<RolloutCommand, { type:
       'SY_ERR_SHADOW_CONFLICT',
     );
   }
-  if (!Number.isInteger(command.sampleBp) || command.sampleBp < 1 || command.sampleBp > MAX_WEIGHT_BP) {
+  if (!isValidShadowBp(command.sampleBp)) {
     return refuse(command, state, `got shadow sample ${command.sampleBp} bp, outside 1..${MAX_WEIGHT_BP}`, 'SY_ERR_VALIDATION');
   }
   const since = state.shadow?.version === command.version ? state.shadow.since : ctx.now;
@@ -193,8 +194,8 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
     return refuse(command, state, `already serves ${command.candidate} as stable`);
   }
   const strategy = command.strategy ?? state.strategy;
-  const plan = startPlan(state, command, strategy);
-  if (typeof plan === 'string') return refuse(command, state, plan, 'SY_ERR_VALIDATION');
+  const plan = startPlan({ strategy, steps: command.steps, configured: state.steps, weightBp: command.weightBp });
+  if (!plan.ok) return refuse(command, state, plan.why, 'SY_ERR_VALIDATION');
   const { steps, weightBp } = plan;
   // A canary whose plan opens with a shadow step starts in the dark: weight 0, the candidate shadowed.
   const first = steps[0];
@@ -220,55 +221,6 @@ function start(state: RolloutState, command: Extract<RolloutCommand, { type: 'st
 }
 
 /**
- * The steps and first weight of a start, or why they cannot be. A weight in the
- * command starts a manual canary at that weight (the config's steps are not
- * used); a canary with no steps anywhere is a manual canary at weight 0; a
- * blue-green rollout starts warm at weight 0.
- */
-function startPlan(state: RolloutState, command: Extract<RolloutCommand, { type: 'start' }>, strategy: Strategy): { steps: readonly Step[]; weightBp: number } | string {
-  if (command.weightBp !== undefined) {
-    if (strategy === 'blue-green') return 'got a weight for a blue-green rollout, which starts at weight 0 and moves with switch';
-    if ((command.steps?.length ?? 0) > 0) return 'got both steps (a plan the analysis advances) and a weight (a manual canary); give one';
-    if (!validWeight(command.weightBp)) return `got weight ${command.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`;
-    return { steps: [], weightBp: command.weightBp };
-  }
-  const steps = command.steps ?? state.steps;
-  const badStep = invalidStep(steps);
-  if (badStep !== null) return badStep;
-  return { steps, weightBp: strategy === 'canary' ? (steps[0]?.weightBp ?? 0) : 0 };
-}
-
-function validWeight(weightBp: number): boolean {
-  return Number.isInteger(weightBp) && weightBp >= 0 && weightBp <= MAX_WEIGHT_BP;
-}
-
-/**
- * The plan's invariants live here, whoever the caller: integer weights in range,
- * not decreasing, bake ≥ 0; shadow steps (weight 0, a sample in 1..10000 bp) only
- * before the first weighted step, and a weighted step after them, or the last
- * shadow step would promote a version that never answered a client.
- */
-function invalidStep(steps: readonly Step[]): string | null {
-  for (const [i, step] of steps.entries()) {
-    if (!Number.isInteger(step.weightBp) || step.weightBp < 0 || step.weightBp > MAX_WEIGHT_BP) {
-      return `got step ${i} weight ${step.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`;
-    }
-    if (!Number.isFinite(step.bakeMs) || step.bakeMs < 0) return `got step ${i} bake ${step.bakeMs} ms, not a duration`;
-    const before = steps[i - 1];
-    if (step.shadowBp !== undefined) {
-      if (!Number.isInteger(step.shadowBp) || step.shadowBp < 1 || step.shadowBp > MAX_WEIGHT_BP) {
-        return `got step ${i} shadow ${step.shadowBp} bp, outside 1..${MAX_WEIGHT_BP}`;
-      }
-      if (step.weightBp !== 0) return `got step ${i} with both a weight and a shadow; a step is one or the other`;
-      if (before !== undefined && !isShadowStep(before)) return `got step ${i}, a shadow step after a weighted one; shadow steps come first`;
-    }
-    if (before !== undefined && step.weightBp < before.weightBp) return `got step ${i} weight lower than step ${i - 1}; weights must not decrease`;
-  }
-  if (isShadowStep(steps.at(-1))) return 'got a plan ending in a shadow step; a weighted step must follow the shadow steps';
-  return null;
-}
-
-/**
  * An operator's weight (the loop never sets one). It restarts the step's bake,
  * so the step is judged again at the new weight; 0 pauses the rollout; a weight
  * above 0 resumes a rollout paused at 0. A pause at a weight above 0 stays.
@@ -277,7 +229,7 @@ function setWeight(state: RolloutState, command: Extract<RolloutCommand, { type:
   if (state.candidate === null) return refuse(command, state, 'has no candidate');
   if (!isActive(state)) return refuse(command, state, `has no rollout in progress (${state.phase})`);
   if (state.strategy === 'blue-green') return refuse(command, state, 'runs blue-green, which moves traffic with switch, not weights');
-  if (!validWeight(command.weightBp)) {
+  if (!isValidWeightBp(command.weightBp)) {
     return refuse(command, state, `got weight ${command.weightBp} bp, outside 0..${MAX_WEIGHT_BP}`, 'SY_ERR_VALIDATION');
   }
   const weighted: RolloutState = { ...state, weightBp: command.weightBp, stepStartedAt: now };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { configYaml, OPERATOR_TOKEN, READ_TOKEN, startTestGateway } from '../helpers/gateway.js';
 
 /** The shadow through the admin API of a real gateway, on the in-memory store and on Redis. */
@@ -153,7 +153,7 @@ describe.each(STORES)('shadow admin API on %s', (_name, storeYaml) => {
     const after = await call(g, 'POST', `${SERVICE}/rollout`, { candidate: 'v2', steps: [{ weight: 5 }, { shadow: 10 }, { weight: 50 }] });
     expect(after.body.errors).toEqual([{ field: 'steps[1].shadow', message: 'shadow steps come before the first weighted step' }]);
     const ending = await call(g, 'POST', `${SERVICE}/rollout`, { candidate: 'v2', steps: [{ shadow: 10 }] });
-    expect(ending.body.errors).toEqual([{ field: 'steps', message: 'a weighted step must follow the shadow steps' }]);
+    expect(ending.body.errors).toEqual([{ field: 'steps', message: 'a weighted step must follow the shadow steps, or the last one would promote a version no client has used' }]);
   });
 
   it("shows the shadow's verdict beside the live one, also when a figure is not finite", async () => {

@@ -13,7 +13,7 @@ function problemsOf(override: Record<string, unknown>): string[] {
 }
 
 describe('analysis config', () => {
-  test('the defaults are valid and follow the research: α 0.01, grid 1.25..20, 5 canary events', () => {
+  test('the defaults are valid and follow docs/analysis.md ("Defaults and why"): α 0.01, grid 1.25..20, 5 canary events', () => {
     expect(validateAnalysisConfig({ ...DEFAULT_ANALYSIS_CONFIG })).toEqual([]);
     expect(DEFAULT_ANALYSIS_CONFIG).toMatchObject({ alpha: 0.01, minCandidateEvents: 5, errorGrid: [1.25, 1.5, 2, 3, 5, 10, 20] });
     expect(Object.isFrozen(DEFAULT_ANALYSIS_CONFIG)).toBe(true);
@@ -41,7 +41,7 @@ describe('analysis config', () => {
     expect(problems).toHaveLength(5);
     expect(problems).toEqual(
       expect.arrayContaining([
-        'bogus: unknown field',
+        'bogus: Unrecognized key "bogus"',
         'alpha: must be a probability in (0, 1)',
         expect.stringMatching(/^errorGrid: every ratio must be above errorMargin \(1\) and at most 1000; got 0.5$/),
         'minCandidateEvents: must be an integer ≥ 1',

@@ -102,7 +102,7 @@ describe('grpc.failingCodes', () => {
   });
 
   test('an unknown field in the block is refused, not ignored', () => {
-    expect(problems(service('protocol: grpc\ngrpc: { failing: [UNAVAILABLE] }'))).toEqual(['services.infer.grpc: Unrecognized key: "failing"']);
+    expect(problems(service('protocol: grpc\ngrpc: { failing: [UNAVAILABLE] }'))).toEqual(['services.infer.grpc.failing: Unrecognized key "failing"']);
   });
 
   test('a grpc block on an http service is refused, since nothing would read it', () => {

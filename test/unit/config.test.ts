@@ -191,15 +191,15 @@ const INVALID: Record<string, readonly string[]> = {
   ],
   'invalid-target-scheme.yaml': ['services.fraud-scorer.versions.v1.targets[1]: only http:// and https:// targets are supported (got "ws://127.0.0.1:9443")'],
   'invalid-no-targets.yaml': ['services.fraud-scorer.versions.v2.targets: needs at least one target'],
-  'invalid-unknown-field.yaml': ['services.fraud-scorer.rollout: Unrecognized key: "stratgey"'],
-  'invalid-unknown-top-level.yaml': ['(root): Unrecognized key: "metrics"'],
+  'invalid-unknown-field.yaml': ['services.fraud-scorer.rollout.stratgey: Unrecognized key "stratgey"; did you mean "strategy"?'],
+  'invalid-unknown-top-level.yaml': ['metrics: Unrecognized key "metrics"'],
   'invalid-stable-unknown.yaml': ['services.fraud-scorer.rollout.stable: names no version of this service (versions: v1, v2)'],
   'invalid-missing-env.yaml': ['store.redis.url: environment variable SY_TEST_UNSET_REDIS_HOST is not set'],
-  'invalid-decreasing-steps.yaml': ['services.fraud-scorer.rollout.steps[2].weight: step weights must not decrease'],
-  'invalid-bad-duration.yaml': ['services.fraud-scorer.rollout.steps[0].bake: not a duration like 500ms, 30s, 5m or 1h (got "5 minutes")'],
+  'invalid-decreasing-steps.yaml': ['services.fraud-scorer.rollout.steps[2].weight: step weights must not decrease (25% after 50%)'],
+  'invalid-bad-duration.yaml': ['services.fraud-scorer.rollout.steps[0].bake: must be a duration like 500ms, 30s, 5m, 1h or 7d (got "5 minutes")'],
   'invalid-weight.yaml': [
-    'services.fraud-scorer.rollout.steps[0].weight: not a percent in 0..100 with at most two decimals',
-    'services.fraud-scorer.rollout.steps[1].weight: not a percent in 0..100 with at most two decimals',
+    'services.fraud-scorer.rollout.steps[0].weight: must be a percent 0..100 with at most two decimals',
+    'services.fraud-scorer.rollout.steps[1].weight: must be a percent 0..100 with at most two decimals',
   ],
   'invalid-listen.yaml': ['admin.listen: not a host:port address (got "8081")'],
   'invalid-listen-port.yaml': ['proxy.listen: not a host:port address (got "0.0.0.0:80800")'],
@@ -285,7 +285,7 @@ services:
         'proxy.listen: not a host:port address (got "nowhere")',
         'admin.listen: not a host:port address (got "127.0.0.1:99999")',
         'admin.tokens[0].token: environment variable SY_TEST_UNSET_TOKEN is not set',
-        'services.fraud-scorer.rollout.steps[0].bake: not a duration like 500ms, 30s, 5m or 1h (got "soon")',
+        'services.fraud-scorer.rollout.steps[0].bake: must be a duration like 500ms, 30s, 5m, 1h or 7d (got "soon")',
         'services.ranker.versions.v1.targets[0]: only http:// and https:// targets are supported (got "ftp://files")',
       ]),
     );
@@ -339,7 +339,14 @@ services:
 
   test('an unknown field in a token is refused, not ignored', () => {
     const text = `admin: { tokens: [ { name: ops, token: "a-long-enough-operator-token", role: operator, roles: [admin] } ] }\n${SERVICE}`;
-    expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual(['admin.tokens[0]: Unrecognized key: "roles"']);
+    expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual(['admin.tokens[0].roles: Unrecognized key "roles"; did you mean "role"?']);
+  });
+
+  test('a service without its rollout or its versions is refused naming that field alone', () => {
+    const withoutRollout = SERVICE.replace('    rollout: { stable: v1, steps: [ { weight: 10, bake: 1m } ] }\n', '');
+    expect(problemsOf(refusal(() => parseConfig(withoutRollout, {})))).toEqual([expect.stringMatching(/^services\.fraud-scorer\.rollout: /)]);
+    const withoutVersions = SERVICE.replace(/    versions:\n(      v\d: .*\n)+/, '');
+    expect(problemsOf(refusal(() => parseConfig(withoutVersions, {})))).toEqual([expect.stringMatching(/^services\.fraud-scorer\.versions: /)]);
   });
 
   test('equal consecutive step weights are allowed (a longer bake at the same weight)', () => {
@@ -389,8 +396,8 @@ describe('shadow', () => {
   test.each<readonly [string, string, string]>([
     ['the stable version', '{ version: v1 }', 'services.fraud-scorer.shadow.version: is rollout.stable; shadowing stable compares it with itself'],
     ['an unknown version', '{ version: v7 }', 'services.fraud-scorer.shadow.version: names no version of this service (versions: v1, v2)'],
-    ['a percent of 0', '{ version: v2, percent: 0 }', 'services.fraud-scorer.shadow.percent: must be more than 0: stop the shadow instead of mirroring nothing'],
-    ['a percent above 100', '{ version: v2, percent: 150 }', 'services.fraud-scorer.shadow.percent: not a percent in 0..100 with at most two decimals'],
+    ['a percent of 0', '{ version: v2, percent: 0 }', 'services.fraud-scorer.shadow.percent: must be a percent more than 0, at most 100, with at most two decimals'],
+    ['a percent above 100', '{ version: v2, percent: 150 }', 'services.fraud-scorer.shadow.percent: must be a percent more than 0, at most 100, with at most two decimals'],
     ['a percent without a version', '{ percent: 10 }', 'services.fraud-scorer.shadow.percent: only with version: the admin API and the CLI give their own percent'],
     ['a zero timeout', '{ timeout: 0ms }', 'services.fraud-scorer.shadow.timeout: must be more than 0ms and at most 596h'],
     ['a size that is not one', '{ maxBodyBytes: 1GB }', 'services.fraud-scorer.shadow.maxBodyBytes: not a size like 512B, 64KiB or 1MiB (got "1GB")'],
@@ -403,7 +410,7 @@ describe('shadow', () => {
     ['an unknown drift action', '{ drift: { action: stop } }', 'services.fraud-scorer.shadow.drift.action: must be flag, hold or rollback'],
     ['a negative score tolerance', '{ drift: { scoreTolerance: -0.1 } }', 'services.fraud-scorer.shadow.drift.scoreTolerance: must be at least 0'],
     ['a zero PSI tolerance', '{ drift: { psiTolerance: 0 } }', 'services.fraud-scorer.shadow.drift.psiTolerance: must be more than 0'],
-    ['an unknown field', '{ mirror: true }', 'services.fraud-scorer.shadow: Unrecognized key: "mirror"'],
+    ['an unknown field', '{ mirror: true }', 'services.fraud-scorer.shadow.mirror: Unrecognized key "mirror"'],
   ])('%s is refused naming the field', (_what, shadow, problem) => {
     expect(problems(withShadow(shadow))).toEqual([problem]);
   });
@@ -419,8 +426,39 @@ describe('shadow', () => {
     ['only shadow steps', '[ { shadow: 10 } ]', 'services.fraud-scorer.rollout.steps: a weighted step must follow the shadow steps, or the last one would promote a version no client has used'],
     ['a step with both', '[ { shadow: 10, weight: 10 } ]', 'services.fraud-scorer.rollout.steps[0].shadow: a step is either {weight, bake} or {shadow, bake}, not both'],
     ['a step with neither', '[ { bake: 1m } ]', 'services.fraud-scorer.rollout.steps[0]: give weight (live traffic) or shadow (mirrored traffic)'],
-    ['a shadow step mirroring nothing', '[ { shadow: 0 }, { weight: 10 } ]', 'services.fraud-scorer.rollout.steps[0].shadow: must be more than 0: stop the shadow instead of mirroring nothing'],
+    ['a shadow step mirroring nothing', '[ { shadow: 0 }, { weight: 10 } ]', 'services.fraud-scorer.rollout.steps[0].shadow: must be a percent more than 0, at most 100, with at most two decimals'],
   ])('a plan with %s is refused naming the step', (_what, steps, problem) => {
     expect(problems(withShadow('', steps))).toEqual([problem]);
+  });
+});
+
+describe('unknown fields', () => {
+  const problems = (text: string) => problemsOf(refusal(() => parseConfig(text, {})));
+  const service = (line: string) => SERVICE.replace('    match: { pathPrefix: /fraud }', `    match: { pathPrefix: /fraud }\n${line}`);
+
+  test.each<readonly [string, string, string]>([
+    ['a misspelt service field', service('    stickyness: { header: x-user-id }'), 'services.fraud-scorer.stickyness: Unrecognized key "stickyness"; did you mean "stickiness"?'],
+    ['a field that differs only in case', service('    Timeouts: { connect: 1s }'), 'services.fraud-scorer.Timeouts: Unrecognized key "Timeouts"; did you mean "timeouts"?'],
+    ['a misspelt field of a nested object', service('    timeouts: { conect: 1s }'), 'services.fraud-scorer.timeouts.conect: Unrecognized key "conect"; did you mean "connect"?'],
+    ['a misspelt field in a step', SERVICE.replace('{ weight: 10, bake: 1m }', '{ wieght: 10, bake: 1m }'), 'services.fraud-scorer.rollout.steps[0].wieght: Unrecognized key "wieght"; did you mean "weight"?'],
+    ['a misspelt top-level section', `servces: {}\n${SERVICE}`, 'servces: Unrecognized key "servces"; did you mean "services"?'],
+    ['a misspelt analysis threshold', service('    analysis: { alpah: 0.02 }'), 'services.fraud-scorer.analysis.alpah: Unrecognized key "alpah"; did you mean "alpha"?'],
+  ])('%s names the known field it is closest to', (_what, text, problem) => {
+    expect(problems(text)).toEqual([problem]);
+  });
+
+  test.each<readonly [string, string, string]>([
+    ['a service field like no other', service('    colour: blue'), 'services.fraud-scorer.colour: Unrecognized key "colour"'],
+    ['a step field like no other', SERVICE.replace('{ weight: 10, bake: 1m }', '{ weight: 10, bake: 1m, pause: true }'), 'services.fraud-scorer.rollout.steps[0].pause: Unrecognized key "pause"'],
+    ['a nested field three edits away', service('    timeouts: { connection: 1s }'), 'services.fraud-scorer.timeouts.connection: Unrecognized key "connection"'],
+  ])('%s gets no suggestion', (_what, text, problem) => {
+    expect(problems(text)).toEqual([problem]);
+  });
+
+  test('several unknown fields of one object get a line each', () => {
+    expect(problems(service('    stickyness: {}\n    colour: blue'))).toEqual([
+      'services.fraud-scorer.stickyness: Unrecognized key "stickyness"; did you mean "stickiness"?',
+      'services.fraud-scorer.colour: Unrecognized key "colour"',
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { parseFieldPath, violation, type GuardrailRule } from '../../src/core/guardrail.js';
+import { parseFieldPath } from '../../src/core/field-path.js';
+import { violation, type GuardrailRule } from '../../src/core/guardrail.js';
 
 const rule = (field: string, min: number, max: number): GuardrailRule => ({ field, path: parseFieldPath(field) ?? [], min, max });
 

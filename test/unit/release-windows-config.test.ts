@@ -83,7 +83,7 @@ describe('releaseWindows in the config', () => {
         `${AT}.allow[2].to: must differ from "from"; a whole day is from "00:00" to "24:00"`,
         `${AT}.block[0].from: not a time like 09:00 or 17:30 (24-hour HH:MM, up to 23:59) (got "12:60")`,
         `${AT}.block[0].to: not a time like 09:00 or 17:30 (24-hour HH:MM, up to 24:00)`,
-        `${AT}.block[0]: Unrecognized key: "until"`,
+        `${AT}.block[0].until: Unrecognized key "until"`,
       ].sort(),
     );
   });

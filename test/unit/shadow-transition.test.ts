@@ -160,14 +160,13 @@ describe('shadow steps', () => {
   });
 
   test.each<readonly [string, readonly Step[], string]>([
-    ['a shadow step after a weighted one', [{ weightBp: 500, bakeMs: 1 }, { weightBp: 0, bakeMs: 1, shadowBp: 100 }, { weightBp: 1_000, bakeMs: 1 }], 'shadow steps come first'],
-    ['a plan ending in a shadow step', [{ weightBp: 0, bakeMs: 1, shadowBp: 100 }], 'a weighted step must follow the shadow steps'],
-    ['a step with a weight and a shadow', [{ weightBp: 500, bakeMs: 1, shadowBp: 100 }, { weightBp: 1_000, bakeMs: 1 }], 'one or the other'],
-    ['a shadow sample out of range', [{ weightBp: 0, bakeMs: 1, shadowBp: 10_001 }, { weightBp: 1_000, bakeMs: 1 }], 'outside 1..10000'],
-  ])('start with %s is refused', (_what, steps, message) => {
+    ['a shadow step after a weighted one', [{ weightBp: 500, bakeMs: 1 }, { weightBp: 0, bakeMs: 1, shadowBp: 100 }, { weightBp: 1_000, bakeMs: 1 }], 'steps[1].shadow: shadow steps come before the first weighted step'],
+    ['a plan ending in a shadow step', [{ weightBp: 0, bakeMs: 1, shadowBp: 100 }], 'steps: a weighted step must follow the shadow steps, or the last one would promote a version no client has used'],
+    ['a step with a weight and a shadow', [{ weightBp: 500, bakeMs: 1, shadowBp: 100 }, { weightBp: 1_000, bakeMs: 1 }], 'steps[0].shadow: a step is either {weight, bake} or {shadow, bake}, not both'],
+    ['a shadow sample out of range', [{ weightBp: 0, bakeMs: 1, shadowBp: 10_001 }, { weightBp: 1_000, bakeMs: 1 }], 'steps[0].shadow: must be a percent more than 0, at most 100, with at most two decimals'],
+  ])('start with %s is refused', (_what, steps, problem) => {
     const refusal = refusalOf(idle(CANARY), { type: 'start', candidate: 'v2', steps });
-    expect(refusal.code).toBe('SY_ERR_VALIDATION');
-    expect(refusal.message).toContain(message);
+    expect(refusal).toEqual({ code: 'SY_ERR_VALIDATION', message: `cannot start a rollout: service fraud-scorer got an invalid plan: ${problem}` });
   });
 });
 

@@ -4,6 +4,7 @@ import { assign } from '../../src/core/assignment.js';
 import { ERRORS, type ErrorCode } from '../../src/core/errors.js';
 import { initialState, isActive, PHASES, STRATEGIES, type RolloutState, type Step, type Strategy } from '../../src/core/rollout-state.js';
 import { CONTROL_RULES } from '../../src/core/control-rules.js';
+import { deepFreeze } from '../../src/core/deep-freeze.js';
 import { transition, type Refusal, type RolloutCommand, type TransitionContext } from '../../src/core/transition.js';
 
 const SERVICE = 'fraud-scorer';
@@ -33,14 +34,6 @@ function refusalOf(state: RolloutState, command: RolloutCommand): Refusal {
   const result = transition(state, command, ctx(NOW, 'because'));
   if (result.ok) throw new Error(`expected ${command.type} to be refused from ${state.phase}`);
   return result.refusal;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 const START_V2: RolloutCommand = { type: 'start', candidate: 'v2' };
@@ -329,7 +322,13 @@ describe('transition: canary and blue-green stories', () => {
     const noSteps = initialState({ service: SERVICE, stable: 'v1', strategy: 'canary', steps: [], now: T0 });
     const result = transition(noSteps, START_V2, ctx(NOW));
     expect(result).toMatchObject({ ok: true, state: { phase: 'progressing', candidate: 'v2', steps: [], weightBp: 0 }, rule: CONTROL_RULES.manualCanary });
-    expect(accept(initial, { type: 'start', candidate: 'v2', steps: [] }, NOW)).toMatchObject({ steps: [], weightBp: 0 });
+  });
+
+  test('a start that gives an empty list of steps is refused: it would silently drop the configured plan', () => {
+    expect(refusalOf(initial, { type: 'start', candidate: 'v2', steps: [] })).toEqual({
+      code: 'SY_ERR_VALIDATION',
+      message: 'cannot start a rollout: service fraud-scorer got an invalid plan: steps: give at least one step, or leave steps out; to start a manual canary give a weight instead',
+    });
   });
 
   test('a weight in the start command starts a manual canary at that weight, whatever steps the config has', () => {

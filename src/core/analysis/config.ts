@@ -1,4 +1,6 @@
+import { deepFreeze } from '../deep-freeze.js';
 import { SwitchyardError } from '../errors.js';
+import { didYouMean } from '../nearest-name.js';
 
 /**
  * Every threshold of the detector, overridable per service. Field names are
@@ -122,9 +124,10 @@ const RULES: Record<keyof AnalysisConfig, Rule> = {
 
 /** Every problem of a config, each as `field: message`; empty when it is valid. */
 export function validateAnalysisConfig(config: Readonly<Record<string, unknown>>): string[] {
+  const known = Object.keys(RULES);
   const problems = Object.keys(config)
-    .filter((field) => !(field in RULES))
-    .map((field) => `${field}: unknown field`);
+    .filter((field) => !Object.hasOwn(RULES, field))
+    .map((field) => `${field}: Unrecognized key "${field}"${didYouMean(field, known)}`);
   for (const [field, rule] of Object.entries(RULES)) {
     const message = rule(config[field], config);
     if (message !== null) problems.push(`${field}: ${message}`);
@@ -149,9 +152,4 @@ export function resolveAnalysisConfig(
   const copy = { ...merged } as Record<string, unknown>;
   for (const [k, v] of Object.entries(copy)) if (Array.isArray(v)) copy[k] = [...(v as number[])];
   return deepFreeze(copy as unknown as AnalysisConfig);
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const v of Object.values(value)) if (typeof v === 'object' && v !== null) Object.freeze(v);
-  return Object.freeze(value);
 }

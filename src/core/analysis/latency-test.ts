@@ -81,6 +81,16 @@ export function quantileMs(dense: Float64Array, q: number, total?: number): numb
   return key === null ? null : latencyValue(key);
 }
 
+/**
+ * The q-quantile in ms of a sparse histogram (DDSketch key to count), laid out
+ * dense so it is read by the same rank rule as the verdict's quantiles.
+ */
+export function sparseQuantileMs(latency: ReadonlyMap<number, number>, q: number): number | null {
+  const dense = newDenseHistogram();
+  for (const [key, count] of latency) dense[slot(key)] = (dense[slot(key)] as number) + count;
+  return quantileMs(dense, q);
+}
+
 /** n, Σ ln v and Σ (ln v)² of one arm in one bucket. */
 export interface LogMoments {
   readonly n: number;

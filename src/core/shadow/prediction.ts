@@ -1,4 +1,4 @@
-import { parseFieldPath } from '../guardrail.js';
+import { parseFieldPath, readJsonField, type FieldPath } from '../field-path.js';
 
 /**
  * The prediction a shadow comparison reads from a model's JSON answer. Pure:
@@ -15,7 +15,7 @@ export type Prediction = string | number;
 
 export interface PredictionRule {
   /** `score`, `predictions[0].label`: object keys and array indexes, as parsed by parseFieldPath. */
-  readonly path: readonly (string | number)[];
+  readonly path: FieldPath;
   /** The path as configured, for messages. */
   readonly field: string;
   readonly kind: PredictionKind;
@@ -29,18 +29,9 @@ export function predictionRule(field: string, kind: PredictionKind): PredictionR
 
 /** The prediction in `body`, or null when the answer is not JSON or has no usable value at the path. */
 export function readPrediction(body: string, rule: PredictionRule): Prediction | null {
-  let node: unknown;
-  try {
-    node = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  for (const segment of rule.path) {
-    if (node === null || typeof node !== 'object') return null;
-    // Only own properties: `__proto__` or `constructor` must not read the prototype.
-    if (!Object.hasOwn(node, segment)) return null;
-    node = (node as Record<string | number, unknown>)[segment];
-  }
+  const read = readJsonField(body, rule.path);
+  if (!read.found) return null;
+  const node = read.value;
   if (rule.kind === 'score') return typeof node === 'number' && Number.isFinite(node) ? node : null;
   if (typeof node === 'string' || typeof node === 'boolean') return String(node);
   return typeof node === 'number' && Number.isFinite(node) ? String(node) : null;

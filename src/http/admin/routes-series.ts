@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { latencyValue, type WindowSlice } from '../../core/analysis/window.js';
+import { sparseQuantileMs } from '../../core/analysis/latency-test.js';
+import type { WindowSlice } from '../../core/analysis/window.js';
 import { parseSeries, shadowSeries } from '../../core/shadow/series.js';
 import type { AdminDeps } from './deps.js';
 import { serviceParam } from './reads.js';
@@ -44,7 +45,7 @@ export interface VersionSeries {
   readonly rate: number[];
   /** Errors / requests in each point; null where the version had no requests. */
   readonly errorRatio: Array<number | null>;
-  /** p99 latency in ms from the DDSketch keys; null where the version had no requests. */
+  /** p99 latency in ms from the DDSketch keys, by the verdict's rank rule; null where the version had no requests. */
   readonly p99Ms: Array<number | null>;
   readonly requests: number[];
   readonly errors: number[];
@@ -65,20 +66,6 @@ export interface ComparisonSeries {
   readonly pairs: number[];
   /** Disagreements / pairs in each point; null where no pair was compared. */
   readonly disagreementRatio: Array<number | null>;
-}
-
-/** The key holding the `q` quantile of a DDSketch histogram, as its representative value in ms. */
-export function quantileMs(latency: ReadonlyMap<number, number>, q: number): number | null {
-  let total = 0;
-  for (const count of latency.values()) total += count;
-  if (total <= 0) return null;
-  const rank = q * (total - 1);
-  let seen = 0;
-  for (const key of [...latency.keys()].sort((a, b) => a - b)) {
-    seen += latency.get(key) ?? 0;
-    if (seen > rank) return latencyValue(key);
-  }
-  return null;
 }
 
 interface Point {
@@ -129,7 +116,7 @@ export function buildSeries(
     out[name] = {
       rate: list.map((p) => round(p.requests / seconds)),
       errorRatio: list.map((p) => (p.requests === 0 ? null : round(p.errors / p.requests))),
-      p99Ms: list.map((p) => (p.requests === 0 ? null : roundOrNull(quantileMs(p.latency, P99)))),
+      p99Ms: list.map((p) => (p.requests === 0 ? null : roundOrNull(sparseQuantileMs(p.latency, P99)))),
       requests: list.map((p) => p.requests),
       errors: list.map((p) => p.errors),
     };
