@@ -1,7 +1,7 @@
 import type { ArmSummary, CaseSummary } from './summary.js';
 
 /**
- * The bench's tables, in text for the terminal and in markdown for the README:
+ * The bench's tables, in text for the terminal and in markdown for bench/README.md:
  * one for the fixed 5 % canary (the stationary cases, comparable with earlier
  * runs) and one for the step plan, which adds promotions and pauses.
  */

@@ -26,7 +26,7 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
   return [line(head), rule, ...rows.map(line)].join('\n');
 }
 
-/** The same table in markdown, for the README: first column left-aligned, the rest right-aligned. */
+/** The same table in markdown, for bench/README.md: first column left-aligned, the rest right-aligned. */
 export function renderMarkdownTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');

@@ -13,7 +13,7 @@ import { startServeProcess, type ServeProcess } from '../helpers/serve-process.j
 import { makeTestCa, type Issued, type TestCa } from '../helpers/test-pki.js';
 
 // The admin port with mutual TLS (clientAuth: require) and the real Debian
-// Alertmanager and Prometheus as its clients, configured as the README says:
+// Alertmanager and Prometheus as its clients, configured as docs/tls.md says:
 // Alertmanager's webhook `http_config.tls_config` (and the bearer token beside
 // it) reaches the alerts webhook, which rolls the canary back; Prometheus
 // scrapes /metrics with its client certificate, and a job without one is
@@ -50,7 +50,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-/** The TLS block of the README, for a client of the admin port. */
+/** The TLS block of docs/tls.md, for a client of the admin port. */
 const tlsConfig = (ca: TestCa, pair: Issued) => ({ ca_file: ca.caFile, cert_file: pair.cert, key_file: pair.key });
 
 /** The committed alertmanager.yml, posting at once to this gateway's webhook over mutual TLS. */

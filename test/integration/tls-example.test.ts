@@ -10,7 +10,7 @@ import { cliAgainst } from '../helpers/cli.js';
 import { startServeProcess, type ServeProcess } from '../helpers/serve-process.js';
 
 /**
- * The README's TLS example as a reader runs it: config/tls/make-certs.sh makes
+ * The TLS example of docs/tls.md ("A working example") as a reader runs it: config/tls/make-certs.sh makes
  * the demo certificates, `serve` reads config/tls-example.yaml (ports and
  * model addresses moved to free ones, certificate paths made absolute), and
  * curl and the CLI reach both ports over TLS with the demo CA.
@@ -41,7 +41,7 @@ afterAll(async () => {
 
 const local = (url: string) => url.replace('127.0.0.1', 'localhost');
 
-describe('the README TLS example', () => {
+describe('the TLS example of docs/tls.md', () => {
   it('serves the proxy port over HTTPS to curl --cacert, with a Secure sticky cookie', async () => {
     expect(gateway.proxyUrl).toMatch(/^https:\/\//);
     const res = await curl(`${local(gateway.proxyUrl)}/fraud/score`, ['--cacert', join(dir, 'out/ca.pem'), '-i', '-d', '{"amount":12}']);

@@ -6,7 +6,7 @@ import { erfc, normalTwoSided } from '../../src/core/analysis/sample-ratio.js';
 
 const GRID = [1.25, 1.5, 2, 3, 5, 10, 20];
 
-describe('grid-mixture conditional-binomial e-process (research §2.1A)', () => {
+describe('grid-mixture conditional-binomial e-process (docs/analysis.md, "Error rates")', () => {
   test('one bucket with ρ = 0.05, x = 3 candidate and y = 10 stable events, computed by hand', () => {
     // θ(r) = ρr/(ρr + 1 − ρ) = r/(r + 19) at ρ = 0.05, and θ0 = θ(1) = 0.05.
     // ΔL_j = 3·ln(θ_j/0.05) + 10·ln((1 − θ_j)/0.95):

@@ -34,7 +34,7 @@ function input(buckets: AnalysisBucket[], baseline: ArmWindow = spread(100)): An
   return { now: buckets.length * 1000, weightBp: buckets.at(-1)?.weightBp ?? 1250, baseline, buckets };
 }
 
-describe('latency exceedance thresholds (research §2.2A)', () => {
+describe('latency exceedance thresholds (docs/analysis.md, "Slow requests")', () => {
   test('come from the stable baseline; candidate latency never moves them', () => {
     const fast = analyse(input(stream(60, () => 1)), DEFAULT_ANALYSIS_CONFIG).figures;
     const slow = analyse(input(stream(60, () => 10)), DEFAULT_ANALYSIS_CONFIG).figures;
@@ -88,7 +88,7 @@ describe('a saturated gateway', () => {
   });
 });
 
-describe('latency warm-up (research §5)', () => {
+describe('latency warm-up (docs/analysis.md, "Warm-up")', () => {
   const coldStart = (s: number) => (s < 20 ? 10 : 1);
 
   test('a cold start in the first 30 s is not held against the candidate', () => {

@@ -8,7 +8,7 @@ import { chiSquareUpperQuantile, lnGamma, normalUpperQuantile, wilsonInterval } 
 const STABLE = [10, 20, 30, 20, 10, 5, 3, 1, 1, 0];
 const SHADOW = [5, 15, 25, 25, 15, 7, 4, 2, 1, 1];
 
-describe('PSI of paired score histograms (research §2.3)', () => {
+describe('PSI of paired score histograms (docs/analysis.md, "Shadows: paired comparison and drift")', () => {
   test('matches a hand computation, an empty bin taken as a 1e-4 share', () => {
     // (c − b)·ln(c/b) per bin, on proportions:
     //   (.05−.10)ln(.5) = .034657   (.15−.20)ln(.75) = .014384   (.25−.30)ln(5/6) = .009116
@@ -35,13 +35,13 @@ describe('PSI of paired score histograms (research §2.3)', () => {
     expect(psiNoiseFloor(10, 100, 100)).toBeCloseTo(0.18, 12);
     // χ²_{9, 0.99} = 21.666 (tables), × 0.02.
     expect(psiCritical(10, 100, 100, 0.01)).toBeCloseTo(0.4333, 2);
-    // research §2.3: n_c = 150, m = 19·n_c gives E[PSI] = 0.063 and PSI_0.01 = 0.152.
+    // docs/analysis.md, "Shadows: paired comparison and drift": n_c = 150, m = 19·n_c gives E[PSI] = 0.063 and PSI_0.01 = 0.152.
     expect(psiNoiseFloor(10, 19 * 150, 150)).toBeCloseTo(0.063, 3);
     expect(psiCritical(10, 19 * 150, 150, 0.01)).toBeCloseTo(0.152, 3);
   });
 });
 
-describe('bin-product e-process (research §2.3, w = ½)', () => {
+describe('bin-product e-process (docs/analysis.md, "Shadows: paired comparison and drift", w = ½)', () => {
   test('is the product of Beta-binomial Bayes factors with a = b = 50', () => {
     // One bin with N = 3 all the shadow's: B(53, 50)/B(50, 50) / 0.5³ = 50·51·52/(100·101·102) · 8.
     expect(binProductLogE([0], [3])).toBeCloseTo(Math.log(((50 * 51 * 52) / (100 * 101 * 102)) * 8), 10);

@@ -20,7 +20,7 @@ function labelStream(rng: Rng, rate: number, buckets: number): ArmWindow[] {
   });
 }
 
-/** Beta(2, 5), the research's score distribution (§2.3 [sim]): G2 / (G2 + G5), Gk a sum of k unit exponentials. */
+/** Beta(2, 5), a skewed score distribution on [0, 1] like many classifiers' outputs: G2 / (G2 + G5), Gk a sum of k unit exponentials. */
 function beta25(rng: Rng): number {
   const exp = () => -Math.log(1 - rng.float());
   const g2 = exp() + exp();

@@ -55,7 +55,7 @@ function retire(agent: HttpAgent): void {
 
 /**
  * One origin of a version, `http://` or `https://`, with its keep-alive agent:
- * node:http's Agent, chosen over undici by bench/proxy-core (see the README,
+ * node:http's Agent, chosen over undici by bench/proxy-core (see bench/README.md,
  * "Why node:http for the upstream"). An https:// target's agent also caches TLS
  * sessions, so a new connection resumes one instead of a full handshake.
  */
