@@ -3,8 +3,8 @@ import { AnalysisLoop } from '../../src/app/analysis-loop.js';
 import { silentLogger } from '../../src/app/logger.js';
 import { resolveAnalysisConfig } from '../../src/core/analysis/config.js';
 import type { ArmWindow, WindowSlice } from '../../src/core/analysis/window.js';
-import { isSwitchyardError, type SwitchyardError } from '../../src/core/errors.js';
 import { ADMIN_CONFIG, START_MS, startAdmin, type AdminFixture, type CallResult } from '../helpers/admin-fixture.js';
+import { refusalOf } from '../helpers/refusal.js';
 
 /** Office hours in Paris, never on Friday afternoon; the same for the blue-green service. */
 const WINDOWS = `
@@ -55,16 +55,6 @@ async function revision(service = 'fraud-scorer'): Promise<number> {
 async function lastAudit(service = 'fraud-scorer'): Promise<{ action: string; actor: string; reason: string | null }> {
   const res = await fx.call('GET', `/api/v1/audit?service=${service}&limit=1`);
   return res.body.entries[0];
-}
-
-async function refusalOf(run: () => Promise<unknown>): Promise<SwitchyardError> {
-  try {
-    await run();
-  } catch (err) {
-    if (isSwitchyardError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('release windows on operator commands', () => {

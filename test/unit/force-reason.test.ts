@@ -2,10 +2,10 @@ import { describe, expect, test } from 'vitest';
 import { ServiceCatalog } from '../../src/app/catalog.js';
 import { RolloutCommands } from '../../src/app/commands.js';
 import { parseConfig } from '../../src/config/load.js';
-import { isSwitchyardError, type SwitchyardError } from '../../src/core/errors.js';
 import { FORCE_NEEDS_REASON, forceLacksReason } from '../../src/core/release-window.js';
 import { parseInput, reasonBody, weightBody } from '../../src/http/admin/schemas.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import { refusalOf } from '../helpers/refusal.js';
 
 const YAML = `
 services:
@@ -14,16 +14,6 @@ services:
     versions: { v1: { targets: ["http://127.0.0.1:1"] }, v2: { targets: ["http://127.0.0.1:2"] } }
     rollout: { stable: v1 }
 `;
-
-async function refusal(run: () => unknown): Promise<SwitchyardError> {
-  try {
-    await run();
-  } catch (err) {
-    if (isSwitchyardError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('force needs a reason', () => {
   test.each<readonly [boolean | undefined, string | null | undefined, boolean]>([
@@ -40,14 +30,14 @@ describe('force needs a reason', () => {
 
   test('the admin API and the rollout commands refuse it with the one message, on the reason field', async () => {
     const errors = [{ field: 'reason', message: FORCE_NEEDS_REASON }];
-    const api = await refusal(() => parseInput(reasonBody, { force: true }, 'body'));
+    const api = await refusalOf(() => parseInput(reasonBody, { force: true }, 'body'));
     expect(api).toMatchObject({ code: 'SY_ERR_VALIDATION', message: `reason: ${FORCE_NEEDS_REASON}`, details: { errors } });
-    expect((await refusal(() => parseInput(weightBody, { weight: 5, force: true, reason: null }, 'body'))).details).toEqual({ errors });
+    expect((await refusalOf(() => parseInput(weightBody, { weight: 5, force: true, reason: null }, 'body'))).details).toEqual({ errors });
 
     const config = parseConfig(YAML, {});
     const commands = new RolloutCommands(new MemoryStore(), new ServiceCatalog(config.services), { now: () => 1_700_000_000_000 });
     await commands.seed();
-    const direct = await refusal(() => commands.run('s', { type: 'start', candidate: 'v2' }, { actor: 'ops', force: true, reason: '  ' }));
+    const direct = await refusalOf(() => commands.run('s', { type: 'start', candidate: 'v2' }, { actor: 'ops', force: true, reason: '  ' }));
     expect(direct).toMatchObject({ code: 'SY_ERR_VALIDATION', message: `reason: ${FORCE_NEEDS_REASON}`, details: { errors } });
     expect((await commands.state('s')).revision).toBe(1);
   });
