@@ -19,6 +19,11 @@ const ROOT = '(root)';
  */
 function problemLines(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.flatMap((issue) => {
+    // zod says "Invalid input: expected object, received undefined" of a field that is simply not there.
+    if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
+      const kind = issue.expected === 'object' || issue.expected === 'record' ? 'a mapping' : `a ${issue.expected}`;
+      return [`${formatFieldPath(issue.path, ROOT)}: required, and missing (${kind})`];
+    }
     if (issue.code !== 'unrecognized_keys') return [`${formatFieldPath(issue.path, ROOT)}: ${issue.message}`];
     const known = knownKeysAt(configSchema, issue.path);
     return issue.keys.map((key) => `${formatFieldPath([...issue.path, key], ROOT)}: Unrecognized key "${key}"${didYouMean(key, known)}`);
