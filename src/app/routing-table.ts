@@ -27,6 +27,13 @@ export interface RoutingHealth {
   readonly storeUp: boolean;
   /** Human reasons the replica is not ready; empty when it is. */
   readonly problems: readonly string[];
+  /**
+   * What an operator should know while the replica stays ready: it routes on
+   * the last state it knew (read from the store, or its snapshot) while the
+   * store is unreachable or not read yet. Fail-static would be no use if every
+   * replica left its load balancer the moment Redis went away.
+   */
+  readonly warnings: readonly string[];
 }
 
 type UpdateListener = (service: string, view: ServiceView, source: RoutingSource) => void;
@@ -123,10 +130,12 @@ export class RoutingTable {
 
   health(): RoutingHealth {
     const store = this.store.health();
-    const problems = [...this.staleness(), ...this.refused.values()];
+    const { stale, snapshot } = this.staleness();
+    const problems = [...stale, ...this.refused.values()];
     if (this.draining) problems.unshift('draining: this replica is shutting down');
-    if (!store.up) problems.unshift(`store unreachable (${store.reason ?? 'unknown'}); routing on the last known state`);
-    return { storeUp: store.up, problems };
+    const warnings = [...snapshot];
+    if (!store.up) warnings.unshift(`store unreachable (${store.reason ?? 'unknown'}); routing on the last known state`);
+    return { storeUp: store.up, problems, warnings };
   }
 
   /** Re-reads every service; on failure keeps what it knew (fail-static). */
@@ -260,14 +269,19 @@ export class RoutingTable {
   }
 
   /** Readiness lines for the services this replica has not read from the store since it started. */
-  private staleness(): string[] {
-    const lines: string[] = [];
+  /**
+   * Services not yet read from the store: those on the snapshot route on the
+   * last state this replica applied; those on the config's initial rollout
+   * may route on a state the fleet left long ago (stale).
+   */
+  private staleness(): { stale: string[]; snapshot: string[] } {
     const saved = this.servicesFrom('snapshot');
     const initial = this.servicesFrom('config');
     const since = 'the store has not been read since this replica started';
-    if (saved.length > 0) lines.push(`routing ${named(saved)} on the local snapshot written ${iso(this.snapshotWrittenAt)}; ${since}`);
-    if (initial.length > 0) lines.push(`routing ${named(initial)} on the config's initial rollout, possibly stale (no snapshot); ${since}`);
-    return lines;
+    return {
+      snapshot: saved.length === 0 ? [] : [`routing ${named(saved)} on the local snapshot written ${iso(this.snapshotWrittenAt)}; ${since}`],
+      stale: initial.length === 0 ? [] : [`routing ${named(initial)} on the config's initial rollout, possibly stale (no snapshot); ${since}`],
+    };
   }
 
   /** One line when the start could not read the store for every service. */

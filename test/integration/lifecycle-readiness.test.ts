@@ -103,7 +103,7 @@ describe('readiness in one process', () => {
   });
 
   it('answers 503 while the proxy does not listen yet', async () => {
-    const routing = { health: () => ({ storeUp: true, problems: [] }) } as unknown as RoutingTable;
+    const routing = { health: () => ({ storeUp: true, problems: [], warnings: [] }) } as unknown as RoutingTable;
     let proxy: ProxyReadiness = { listening: false };
     const app = express().use(healthRouter({ routing, proxy: () => proxy }));
     const server = app.listen(0, '127.0.0.1');

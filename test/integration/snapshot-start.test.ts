@@ -46,10 +46,10 @@ async function versionsOf(proxyUrl: string, users: readonly string[]): Promise<R
   return Object.fromEntries(answers);
 }
 
-async function readiness(adminUrl: string): Promise<{ status: number; problems: string }> {
+async function readiness(adminUrl: string): Promise<{ status: number; problems: string; warnings: string }> {
   const res = await fetch(`${adminUrl}/readyz`);
-  const body = (await res.json()) as { problems?: string[] };
-  return { status: res.status, problems: (body.problems ?? []).join('\n') };
+  const body = (await res.json()) as { problems?: string[]; warnings?: string[] };
+  return { status: res.status, problems: (body.problems ?? []).join('\n'), warnings: (body.warnings ?? []).join('\n') };
 }
 
 async function routingSource(adminUrl: string): Promise<string> {
@@ -107,16 +107,17 @@ describe('serve started while Redis is down', () => {
     serve = await startServeProcess(yaml());
     expect(await versionsOf(serve.proxyUrl, USERS)).toEqual(before);
     const down = await readiness(serve.adminUrl);
-    // Not ready, as any replica without the store: it routes, but on what it knew, and admin writes fail.
-    expect(down.status).toBe(503);
-    expect(down.problems).toContain('store unreachable');
-    expect(down.problems).toContain(`routing service ${SERVICE} on the local snapshot written`);
+    // Ready, as any replica without the store that knows its state: it routes on what it knew, and admin writes fail.
+    expect(down.status).toBe(200);
+    expect(down.warnings).toContain('store unreachable');
+    expect(down.warnings).toContain(`routing service ${SERVICE} on the local snapshot written`);
     expect(await routingSource(serve.adminUrl)).toBe(`switchyard_routing_source{service="${SERVICE}",source="snapshot"} 1`);
     expect(serve.logs.some((l) => String(l.msg).startsWith("started without the store's state"))).toBe(true);
 
     await redis.restart();
     const adminUrl = serve.adminUrl;
-    await expect.poll(async () => (await readiness(adminUrl)).status, { timeout: JOIN_BOUND_MS }).toBe(200);
+    // Joined: the store was read, so nothing is left to warn about.
+    await expect.poll(async () => await readiness(adminUrl), { timeout: JOIN_BOUND_MS }).toEqual({ status: 200, problems: '', warnings: '' });
     expect(await routingSource(adminUrl)).toBe(`switchyard_routing_source{service="${SERVICE}",source="store"} 1`);
     // Redis came back empty: the state and the pins it lacked were written back from what the gateway knew.
     expect(await get(adminUrl, `/api/v1/services/${SERVICE}`)).toMatchObject({ candidate: 'v2', weight: 30 });

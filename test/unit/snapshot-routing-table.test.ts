@@ -201,8 +201,11 @@ describe('the routing table and the store', () => {
       expect(sources).toEqual([[0, 'snapshot']]);
       expect(log.lines).toHaveLength(1);
       expect(log.lines[0]?.msg).toContain(`service ${SERVICE} on the local snapshot written ${new Date(T0 - 60_000).toISOString()}`);
-      const { problems } = routing.health();
-      expect(problems.join('\n')).toContain(`routing service ${SERVICE} on the local snapshot written ${new Date(T0 - 60_000).toISOString()}`);
+      // Ready on what it last applied (fail-static), with the reason in the warnings.
+      const { problems, warnings } = routing.health();
+      expect(problems).toEqual([]);
+      expect(warnings.join('\n')).toContain(`routing service ${SERVICE} on the local snapshot written ${new Date(T0 - 60_000).toISOString()}`);
+      expect(warnings[0]).toMatch(/^store unreachable /);
     });
 
     it('routes on the config without a snapshot, marked stale', async () => {
@@ -211,6 +214,7 @@ describe('the routing table and the store', () => {
       await routing.start([configState()], HOUR);
       expect(routing.view(SERVICE)?.state).toEqual(configState());
       expect(sources).toEqual([[0, 'config']]);
+      // Not ready: the config's initial rollout may be a state the fleet left long ago.
       expect(routing.health().problems.join('\n')).toContain(`routing service ${SERVICE} on the config's initial rollout, possibly stale`);
     });
 
@@ -226,7 +230,7 @@ describe('the routing table and the store', () => {
       // The store had the service: its pins win, deletions made while this replica was away included.
       expect(pinsOf(routing)).toEqual({ bob: 'v1' });
       expect(sources.at(-1)).toEqual([0, 'store']);
-      expect(routing.health().problems).toEqual([]);
+      expect(routing.health()).toEqual({ storeUp: true, problems: [], warnings: [] });
       expect(await store.getState(SERVICE)).toMatchObject({ revision: 20 });
     });
 

@@ -350,9 +350,14 @@ function responseSchemas(): Record<string, Json> {
           [],
           { description: 'Only with `serve --workers N`.' },
         ),
-        problems: { type: 'array', items: { type: 'string' } },
+        problems: { type: 'array', items: { type: 'string' }, description: 'Why the replica is not ready (503): not listening, too few workers, draining, routing on the config\'s initial rollout, or state of a newer release.' },
+        warnings: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'What holds while it stays ready: the store is unreachable or not read yet, and it routes on the last state it knew (fail-static).',
+        },
       },
-      ['workers', 'problems'],
+      ['workers', 'problems', 'warnings'],
     ),
     Problem: object(
       {

@@ -28,11 +28,12 @@ export function healthRouter(deps: Pick<AdminDeps, 'routing' | 'proxy'>): Router
     const proxy = deps.proxy?.();
     const problems = [...health.problems, ...(proxy === undefined ? [] : proxyProblems(proxy))];
     const workers = proxy?.workers === undefined ? {} : { workers: proxy.workers };
+    const warnings = health.warnings.length === 0 ? {} : { warnings: health.warnings };
     if (problems.length === 0) {
-      res.json({ ready: true, store, ...workers });
+      res.json({ ready: true, store, ...workers, ...warnings });
       return;
     }
-    res.status(503).json({ ready: false, store, ...workers, problems });
+    res.status(503).json({ ready: false, store, ...workers, problems, ...warnings });
   });
 
   return router;
