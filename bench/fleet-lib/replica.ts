@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, pollUntil } from '../lib/http-probe.js';
-import { own, stopTree } from '../lib/proc-tree.js';
+import { own, stopTree, unlessExited } from '../lib/proc-tree.js';
 import { CLI } from '../lib/switchyard.js';
 
 /**
@@ -40,12 +40,8 @@ export async function startReplica(name: string, configPath: string, runDir: str
   closeSync(log);
   own(proc);
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code, signal) => reject(new Error(`replica ${name} exited with ${String(code ?? signal)} before it was ready; see ${join(runDir, `${name}.log`)}`))),
-  );
-  exited.catch(() => undefined); // only the start waits on it
   try {
-    await Promise.race([pollUntil(`${adminUrl}/readyz`, (r) => r.ok, READY_TIMEOUT_MS), exited]);
+    await unlessExited(proc, `replica ${name} (log: ${join(runDir, `${name}.log`)})`, pollUntil(`${adminUrl}/readyz`, (r) => r.ok, READY_TIMEOUT_MS));
   } catch (err) {
     await stopTree(proc, 'SIGKILL');
     throw err;

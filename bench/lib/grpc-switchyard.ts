@@ -6,7 +6,7 @@ import { KSERVE_PATH_PREFIX } from '../../src/demo/kserve-proto.js';
 import { canaryAdmin } from './canary-admin.js';
 import { pollUntilAnswers, versionShare } from './grpc-client.js';
 import { freePort, pollUntil } from './http-probe.js';
-import { own, stopTree, treeCpuMs } from './proc-tree.js';
+import { own, stopTree, treeCpuMs, unlessExited } from './proc-tree.js';
 import { CLI, TOKEN } from './switchyard.js';
 
 /**
@@ -79,8 +79,6 @@ export async function startGrpcSwitchyard(opts: GrpcSwitchyardOptions): Promise<
   };
   const admin = canaryAdmin(adminUrl, SERVICE, TOKEN, opts.canaryPercent, 'bench/grpc');
   try {
-    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`switchyard serve exited with ${String(code)}`))));
-    exited.catch(() => undefined); // only the start waits on it
     const ready = (async () => {
       await pollUntil(`${adminUrl}/readyz`, (r) => r.ok, 20_000);
       await pollUntilAnswers(url, opts.keyHeader, 10_000);
@@ -88,7 +86,7 @@ export async function startGrpcSwitchyard(opts: GrpcSwitchyardOptions): Promise<
       const share = await versionShare(url, opts.users, opts.keyHeader, 'v2');
       if (Math.abs(share - opts.canaryPercent / 100) > 0.03) throw new Error(`the ${opts.canaryPercent} % canary is not in place: v2 answered ${(share * 100).toFixed(1)} % of ${opts.users} users`);
     })();
-    await Promise.race([ready, exited]);
+    await unlessExited(proc, 'switchyard serve', ready);
   } catch (err) {
     await stop();
     throw err;

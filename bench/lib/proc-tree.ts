@@ -128,6 +128,17 @@ export function own(proc: ChildProcess): void {
 }
 
 /**
+ * What `starting` resolves to, or a rejection naming the process if it exits
+ * first: a gateway that fails to start says so at once instead of at the
+ * end of a readiness timeout.
+ */
+export function unlessExited<T>(proc: ChildProcess, what: string, starting: Promise<T>): Promise<T> {
+  const exited = new Promise<never>((_, reject) => proc.once('exit', (code, signal) => reject(new Error(`${what} exited with ${String(code ?? signal)}`))));
+  exited.catch(() => undefined); // only the start waits on it
+  return Promise.race([starting, exited]);
+}
+
+/**
  * Sends `signal` to the root and waits for it to exit; after `graceMs`, or if any of
  * its descendants outlive it, SIGKILL to every process the tree had.
  */

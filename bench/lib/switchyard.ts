@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { canaryAdmin, type ServiceState } from './canary-admin.js';
 import { freePort, pollUntil, versionShare } from './http-probe.js';
 import { pollUntilHttps, versionShareHttps } from './https-probe.js';
-import { own, stopTree } from './proc-tree.js';
+import { own, stopTree, unlessExited } from './proc-tree.js';
 
 /**
  * Switchyard as an operator runs it: `switchyard serve --config FILE --workers N` in
@@ -110,8 +110,6 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<Switchya
   };
   const admin = canaryAdmin(adminUrl, SERVICE, TOKEN, 10, 'bench/proxy');
   try {
-    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`switchyard serve exited with ${String(code)}`))));
-    exited.catch(() => undefined); // only the start waits on it
     const ready = (async () => {
       await pollUntil(`${adminUrl}/readyz`, (r) => r.ok, 20_000);
       await probeUntilReady({ [opts.keyHeader]: 'ready-probe' });
@@ -126,7 +124,7 @@ export async function startSwitchyard(opts: SwitchyardOptions): Promise<Switchya
       }
       throw new Error(`the 10 % canary is not in place on every worker: v2 served ${(share * 100).toFixed(1)} % of 1000 keys`);
     })();
-    await Promise.race([ready, exited]);
+    await unlessExited(proc, 'switchyard serve', ready);
   } catch (err) {
     await stop();
     throw err;

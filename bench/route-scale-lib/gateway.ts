@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, pollUntil, versionShare } from '../lib/http-probe.js';
-import { own, stopTree, treeRssBytes } from '../lib/proc-tree.js';
+import { own, stopTree, treeRssBytes, unlessExited } from '../lib/proc-tree.js';
 import { ADMIN_TOKEN, MEASURED_PATH, MEASURED_SERVICE, scaleConfigYaml, STICKY_HEADER } from './config.js';
 
 /**
@@ -43,15 +43,13 @@ export async function startScaleGateway(services: number, backend: string): Prom
   const url = `http://127.0.0.1:${proxyPort}${MEASURED_PATH}`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   try {
-    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`switchyard serve (${services} services) exited with ${String(code)}`))));
-    exited.catch(() => undefined); // only the start waits on it
     const started = (async () => {
       await pollUntil(url, (r) => r.ok, START_TIMEOUT_MS, { [STICKY_HEADER]: 'ready-probe' });
       const startupMs = performance.now() - spawnedAt;
       await canary(adminUrl);
       return startupMs;
     })();
-    const startupMs = await Promise.race([started, exited]);
+    const startupMs = await unlessExited(proc, `switchyard serve (${services} services)`, started);
     const share = await versionShare(url, 1000, STICKY_HEADER, 'v2');
     if (share < 0.07 || share > 0.13) throw new Error(`the 10 % canary is not in place: v2 served ${(share * 100).toFixed(1)} % of 1000 keys`);
     return { services, pid: proc.pid as number, url, startupMs, startedRssBytes: treeRssBytes(proc.pid as number), stop };
