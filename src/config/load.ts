@@ -64,7 +64,9 @@ export function parseConfig(text: string, env: Readonly<Record<string, string | 
   const substituted = substituteEnv(tree ?? {}, env, problems);
   const result = configSchema.safeParse(substituted);
   const lines = problems.map((p) => `${p.path}: ${p.message}`);
-  if (!result.success) lines.push(...problemLines(result.error.issues));
+  // A field whose variable is missing is reported once, by the variable, not again for the empty value it got.
+  const unset = new Set(problems.map((p) => p.path));
+  if (!result.success) lines.push(...problemLines(result.error.issues.filter((issue) => !unset.has(formatFieldPath(issue.path, ROOT)))));
   if (lines.length > 0 || !result.success) {
     throw new SwitchyardError('SY_ERR_CONFIG', `${source} is invalid:\n  ${lines.join('\n  ')}`, { problems: lines });
   }

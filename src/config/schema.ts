@@ -10,6 +10,7 @@ import { toStep } from '../core/plan.js';
 import { STRATEGIES } from '../core/rollout-state.js';
 import { percentToBp } from '../core/weight.js';
 import { checkPlan, durationMs, shadowPercent, stepSchema, stepsParsed } from './plan-schema.js';
+import { redisSchema } from './redis-schema.js';
 import { releaseWindowsSchema } from './release-windows.js';
 
 /** `host:port`; the host may be a name, IPv4, or [IPv6]. */
@@ -404,14 +405,6 @@ const token = z.strictObject({
   role: z.enum(['read', 'operator']),
 });
 
-const redis = z.strictObject({
-  url: z.string().regex(/^rediss?:\/\//, { message: 'not a redis:// or rediss:// URL' }).optional(),
-  sentinels: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
-  name: z.string().optional(),
-  cluster: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
-  keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/, { message: 'use letters, digits, ":", "_" or "-"' }).default('sy'),
-});
-
 const analysis = z
   .strictObject({
     interval: timeout.prefault('5s'),
@@ -467,7 +460,7 @@ export const configSchema = z.strictObject({
   admin: z
     .strictObject({ listen: listen('127.0.0.1:8081'), tokens: z.array(token).default([]), tls: listenerTls.optional() })
     .prefault({ listen: '127.0.0.1:8081', tokens: [] }),
-  store: z.strictObject({ redis: redis.optional() }).prefault({}),
+  store: z.strictObject({ redis: redisSchema.optional() }).prefault({}),
   /**
    * The last-known-good copy of the rollout state and overrides each replica keeps on disk, so one
    * that starts while Redis is unreachable serves what it last knew. Used only with store.redis.

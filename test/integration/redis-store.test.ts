@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { silentLogger } from '../../src/app/logger.js';
 import type { StoreChange, StoreHealth } from '../../src/app/store.js';
-import { createRedisClient, createRedisStore } from '../../src/store/redis/connect.js';
+import { createRedisStore } from '../../src/store/redis/connect.js';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';
 import { auditOf, eventually, stateOf } from '../conformance/store-conformance.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -49,12 +49,6 @@ describe('redis store on the shared server', () => {
     await a.initState(first, auditOf(null, first, T0));
     await eventually(() => heard.length === 1, 3_000, 'the change on replica B');
     expect(heard).toEqual([{ type: 'state', state: first }]);
-  });
-
-  it('refuses a config with more than one way to reach Redis', () => {
-    expect(() => createRedisClient({ url, cluster: [{ host: '127.0.0.1', port: 1 }], keyPrefix: 'sy' }, 'command')).toThrow(
-      expect.objectContaining({ code: 'SY_ERR_CONFIG' }),
-    );
   });
 });
 

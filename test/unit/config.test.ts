@@ -462,3 +462,44 @@ describe('unknown fields', () => {
     ]);
   });
 });
+
+describe('store.redis', () => {
+  const redis = (fields: string) => `store: { redis: { ${fields} } }\n${SERVICE}`;
+  const SENTINELS = 'sentinels: [ { host: s0, port: 26379 } ], name: mymaster';
+
+  test('sentinels take the servers’ credentials and the sentinels’ own, from the environment', () => {
+    const text = redis(`${SENTINELS}, username: sy, password: "\${SY_REDIS_PASSWORD}", sentinelPassword: "\${SY_SENTINEL_PASSWORD}"`);
+    expect(parseConfig(text, { SY_REDIS_PASSWORD: 'p@ss:word/1', SY_SENTINEL_PASSWORD: 's3cret' }).store.redis).toEqual({
+      sentinels: [{ host: 's0', port: 26379 }],
+      name: 'mymaster',
+      username: 'sy',
+      password: 'p@ss:word/1',
+      sentinelPassword: 's3cret',
+      keyPrefix: 'sy',
+    });
+  });
+
+  test('a cluster takes a password for its nodes', () => {
+    expect(parseConfig(redis('cluster: [ { host: c0, port: 7000 } ], password: pw'), {}).store.redis).toEqual({ cluster: [{ host: 'c0', port: 7000 }], password: 'pw', keyPrefix: 'sy' });
+  });
+
+  test.each<readonly [string, string, readonly string[]]>([
+    ['no way to reach Redis', 'keyPrefix: sy', ['store.redis: give exactly one of url, sentinels (with name) or cluster: none was given']],
+    ['a URL and sentinels', `url: "redis://r:6379", ${SENTINELS}`, ['store.redis: give exactly one of url, sentinels (with name) or cluster: url and sentinels were given']],
+    ['sentinels without the group name', 'sentinels: [ { host: s0, port: 26379 } ]', ['store.redis.name: required with sentinels: the name of the master group they watch']],
+    ['a group name without sentinels', 'url: "redis://r:6379", name: mymaster', ['store.redis.name: is the master group of sentinels, and no sentinels were given']],
+    ['a password beside a URL', 'url: "redis://r:6379", password: pw', ['store.redis.password: goes in the URL (redis://user:password@host:6379), not beside it']],
+    ['a username without a password', `${SENTINELS}, username: sy`, ['store.redis.password: required with username']],
+    ['a sentinel password without sentinels', 'cluster: [ { host: c0, port: 7000 } ], sentinelPassword: pw', ['store.redis.sentinelPassword: is for the sentinels, and no sentinels were given']],
+    ['an empty password', `${SENTINELS}, password: ""`, ['store.redis.password: must not be empty (leave the field out when no password is asked for)']],
+    ['a port out of range', 'sentinels: [ { host: s0, port: 70000 } ], name: mymaster', ['store.redis.sentinels[0].port: must be a port, 1 to 65535']],
+    ['an empty node list', 'cluster: []', ['store.redis.cluster: must name at least one node']],
+  ])('%s is refused naming the field', (_what, fields, problems) => {
+    expect(sorted(problemsOf(refusal(() => parseConfig(redis(fields), {}))))).toEqual(sorted(problems));
+  });
+
+  test('a password that comes from an unset variable is named, never sent empty', () => {
+    const text = redis(`${SENTINELS}, password: "\${SY_REDIS_PASSWORD}"`);
+    expect(problemsOf(refusal(() => parseConfig(text, {})))).toEqual(['store.redis.password: environment variable SY_REDIS_PASSWORD is not set']);
+  });
+});

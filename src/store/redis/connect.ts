@@ -1,7 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../../app/logger.js';
 import type { RedisConfig } from '../../config/schema.js';
-import { SwitchyardError } from '../../core/errors.js';
 import { RedisStore, type RedisStoreTuning } from './redis-store.js';
 
 export type RedisClient = Redis | Cluster;
@@ -45,22 +44,29 @@ function clientOptions(role: ClientRole): RedisOptions {
   };
 }
 
-/** One ioredis client for a standalone URL, a Sentinel group or a Cluster, as configured. */
-export function createRedisClient(config: RedisConfig, role: ClientRole): RedisClient {
+/**
+ * One ioredis client for a standalone URL, a Sentinel group or a Cluster, as
+ * configured; the config schema has made sure exactly one is given.
+ */
+function createRedisClient(config: RedisConfig, role: ClientRole): RedisClient {
   const options = clientOptions(role);
-  const given = [config.url, config.sentinels, config.cluster].filter((v) => v !== undefined).length;
-  if (given !== 1) {
-    throw new SwitchyardError('SY_ERR_CONFIG', 'store.redis: give exactly one of url, sentinels (with name) or cluster');
-  }
   if (config.url !== undefined) return new Redis(config.url, options);
+  const credentials = { username: config.username, password: config.password };
   if (config.sentinels !== undefined) {
-    if (config.name === undefined) throw new SwitchyardError('SY_ERR_CONFIG', 'store.redis.name: required with sentinels (the master group name)');
-    return new Redis({ ...options, sentinels: config.sentinels, name: config.name, sentinelRetryStrategy: reconnectDelayMs });
+    return new Redis({
+      ...options,
+      ...credentials,
+      sentinels: config.sentinels,
+      name: config.name,
+      sentinelUsername: config.sentinelUsername,
+      sentinelPassword: config.sentinelPassword,
+      sentinelRetryStrategy: reconnectDelayMs,
+    });
   }
   return new Cluster(config.cluster ?? [], {
     enableOfflineQueue: false,
     clusterRetryStrategy: reconnectDelayMs,
-    redisOptions: options,
+    redisOptions: { ...options, ...credentials },
   });
 }
 

@@ -265,7 +265,7 @@ export class RedisStore implements Store {
     };
     client.on('ready', onReady);
     client.on('error', (err: Error) => {
-      state.lastError = err.message;
+      state.lastError = errorText(err);
       if (!state.up) this.linkDown(link, err.message);
     });
     client.on('close', () => closed(state.lastError ?? 'connection closed'));
@@ -342,4 +342,13 @@ function unexpected(script: string, result: ScriptOutcome): Error {
 async function disconnect(client: Redis | Cluster): Promise<void> {
   if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
   else client.disconnect();
+}
+
+/**
+ * What an ioredis error says, with the node's own answer when a Cluster reports
+ * only that it could not refresh its slots (a wrong password reads NOAUTH there).
+ */
+function errorText(err: Error): string {
+  const node = (err as { lastNodeError?: unknown }).lastNodeError;
+  return node instanceof Error ? `${err.message} Last error: ${node.message}` : err.message;
 }
