@@ -37,6 +37,15 @@ export interface SentinelGroup {
   stop(): Promise<void>;
 }
 
+export interface SentinelOptions {
+  /** How long the master may be unreachable before the sentinels fail it over (default 1 s). */
+  readonly downAfterMs?: number;
+  /** The master's and replica's `requirepass` (and `masterauth`); the sentinels are told it. */
+  readonly password?: string;
+  /** The sentinels' own `requirepass`. */
+  readonly sentinelPassword?: string;
+}
+
 /** A Cluster of masters without replicas, every slot assigned. */
 export interface RedisCluster {
   readonly nodes: readonly RedisAddress[];
@@ -95,36 +104,38 @@ export async function startRedis(): Promise<RedisServer> {
  * so a failover can start as soon as the master has been unreachable for
  * `downAfterMs`.
  */
-export async function startSentinelGroup(options: { downAfterMs?: number } = {}): Promise<SentinelGroup> {
+export async function startSentinelGroup(options: SentinelOptions = {}): Promise<SentinelGroup> {
   const server = requireBinary('redis-server', REDIS_SERVER_MISSING);
   const sentinelBinary = requireBinary('redis-sentinel', REDIS_SENTINEL_MISSING);
   const name = 'switchyard';
   const downAfterMs = options.downAfterMs ?? 1_000;
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-sentinel-'));
   const nodes: Node[] = [];
+  const toServer = speaker(options.password);
+  const toSentinel = speaker(options.sentinelPassword);
   try {
-    const master = await launch(server, (port) => serverArgs(port, dir), dir);
+    const master = await launch(server, (port) => serverArgs(port, dir, options.password), dir);
     nodes.push(master);
-    const replica = await launch(server, (port) => [...serverArgs(port, dir), '--replicaof', HOST, String(master.port)], dir);
+    const replica = await launch(server, (port) => [...serverArgs(port, dir, options.password), '--replicaof', HOST, String(master.port)], dir);
     nodes.push(replica);
-    await until(async () => (await ask(replica.port, 'INFO', 'replication')).includes('master_link_status:up'), 'the replica to sync');
+    await until(async () => (await toServer.ask(replica.port, 'INFO', 'replication')).includes('master_link_status:up'), 'the replica to sync');
 
     const sentinels: Node[] = [];
     for (let i = 0; i < 3; i++) {
-      const sentinel = await launch(sentinelBinary, async (port) => [await sentinelConfig(dir, port, name, master.port, downAfterMs)], dir);
+      const sentinel = await launch(sentinelBinary, async (port) => [await sentinelConfig(dir, port, name, master.port, downAfterMs, options)], dir);
       nodes.push(sentinel);
       sentinels.push(sentinel);
     }
     // A failover needs every sentinel to know the replica and the other two (for the quorum and the vote).
     await until(async () => {
-      const views = await Promise.all(sentinels.map(async (s) => fields(await askArray(s.port, 'SENTINEL', 'MASTER', name))));
+      const views = await Promise.all(sentinels.map(async (s) => fields(await toSentinel.askArray(s.port, 'SENTINEL', 'MASTER', name))));
       return views.every((view) => view.get('num-slaves') === '1' && view.get('num-other-sentinels') === '2');
     }, 'the sentinels to find the replica and each other');
 
     const sentinelAddresses = sentinels.map((s) => ({ host: HOST, port: s.port }));
     const currentMaster = async (): Promise<RedisAddress> => {
       for (const sentinel of sentinels) {
-        const reply = await askArray(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).catch(() => null);
+        const reply = await toSentinel.askArray(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).catch(() => null);
         if (reply !== null && reply.length === 2) return { host: String(reply[0]), port: Number(reply[1]) };
       }
       throw new Error(`no sentinel of group ${name} names a master`);
@@ -153,8 +164,9 @@ export async function startSentinelGroup(options: { downAfterMs?: number } = {})
  * evenly, each node on a free port with its bus on another, and every node
  * agreeing that the cluster is ok.
  */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function startRedisCluster(masters = 3, options: { password?: string } = {}): Promise<RedisCluster> {
   const server = requireBinary('redis-server', REDIS_SERVER_MISSING);
+  const { ask } = speaker(options.password);
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-cluster-'));
   const nodes: Array<Node & { busPort: number }> = [];
   try {
@@ -166,7 +178,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
           // The bus port is chosen too: port + 10000, the default, may be taken or past 65535.
           busPort = await freePort();
           const clusterArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-port', String(busPort)];
-          return [...serverArgs(port, dir), ...clusterArgs, '--cluster-node-timeout', '2000'];
+          return [...serverArgs(port, dir, options.password), ...clusterArgs, '--cluster-node-timeout', '2000'];
         },
         dir,
       );
@@ -195,17 +207,19 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   }
 }
 
-function serverArgs(port: number, dir: string): string[] {
+/** With a password, the server asks its clients for it and gives it to its master (a replica's, or a promoted one's). */
+function serverArgs(port: number, dir: string, password?: string): string[] {
   return [
     ...['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'],
     ...['--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--logfile', logfile(dir, port)],
     // A master waits 5 s by default for more replicas before a full sync; a test's replica is the only one.
     ...['--repl-diskless-sync-delay', '0'],
+    ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password]),
   ];
 }
 
 /** Sentinel takes its settings from a file it may rewrite, so each one gets its own. */
-async function sentinelConfig(dir: string, port: number, name: string, masterPort: number, downAfterMs: number): Promise<string> {
+async function sentinelConfig(dir: string, port: number, name: string, masterPort: number, downAfterMs: number, auth: SentinelOptions): Promise<string> {
   const file = join(dir, `sentinel-${port}.conf`);
   const lines = [
     `port ${port}`,
@@ -216,6 +230,9 @@ async function sentinelConfig(dir: string, port: number, name: string, masterPor
     `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
     // A split vote is retried after twice this; the default (3 minutes) would stall a test.
     `sentinel failover-timeout ${name} 4000`,
+    // The servers' password, and the sentinels' own, which they also give each other.
+    ...(auth.password === undefined ? [] : [`sentinel auth-pass ${name} ${auth.password}`]),
+    ...(auth.sentinelPassword === undefined ? [] : [`requirepass ${auth.sentinelPassword}`, `sentinel sentinel-pass ${auth.sentinelPassword}`]),
   ];
   await writeFile(file, `${lines.join('\n')}\n`);
   return file;
@@ -306,8 +323,8 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 }
 
 /** One command on a fresh connection that never retries: the set-up's own view, apart from the clients under test. */
-async function command(port: number, args: ReadonlyArray<string | number>): Promise<unknown> {
-  const client = new Redis({ host: HOST, port, protocol: 2, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1_000, commandTimeout: 2_000 });
+async function command(port: number, args: ReadonlyArray<string | number>, password?: string): Promise<unknown> {
+  const client = new Redis({ host: HOST, port, password, protocol: 2, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1_000, commandTimeout: 2_000 });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -318,14 +335,16 @@ async function command(port: number, args: ReadonlyArray<string | number>): Prom
   }
 }
 
-async function ask(port: number, ...args: Array<string | number>): Promise<string> {
-  return String(await command(port, args));
-}
-
-async function askArray(port: number, ...args: Array<string | number>): Promise<unknown[]> {
-  const reply = await command(port, args);
-  if (!Array.isArray(reply)) throw new Error(`${args.join(' ')} on port ${port} answered ${String(reply)}`);
-  return reply;
+/** Commands to nodes that ask for `password` (or for none). */
+function speaker(password?: string) {
+  return {
+    ask: async (port: number, ...args: Array<string | number>): Promise<string> => String(await command(port, args, password)),
+    askArray: async (port: number, ...args: Array<string | number>): Promise<unknown[]> => {
+      const reply = await command(port, args, password);
+      if (!Array.isArray(reply)) throw new Error(`${args.join(' ')} on port ${port} answered ${String(reply)}`);
+      return reply;
+    },
+  };
 }
 
 /** A flat [field, value, ...] reply as a map. */
@@ -345,7 +364,8 @@ function answersPing(port: number): Promise<boolean> {
       reply += chunk.toString();
       if (reply.includes('\r\n')) {
         socket.destroy();
-        resolve(reply.startsWith('+PONG'));
+        // A server that asks for a password answers NOAUTH: it is up all the same.
+        resolve(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
       }
     });
     socket.on('error', () => resolve(false));

@@ -35,13 +35,14 @@ export interface ServeProcess extends ServeRun {
 
 /**
  * Spawns `switchyard serve` as operators run it, in a real process (TypeScript
- * through tsx), so signals, exit codes and node:cluster behave as in production.
+ * through tsx), so signals, exit codes and node:cluster behave as in production;
+ * `env` is added to the test runner's environment (secrets the config names as `${VAR}`).
  */
-export function spawnServe(yaml: string, args: readonly string[] = []): ServeRun {
+export function spawnServe(yaml: string, args: readonly string[] = [], env: Readonly<Record<string, string>> = {}): ServeRun {
   const dir = mkdtempSync(join(tmpdir(), 'sy-serve-'));
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, yaml);
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--config', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const logs: LogEntry[] = [];
   const text: string[] = [];
   const waiters = new Set<(entry: LogEntry) => void>();
@@ -105,8 +106,8 @@ export function spawnServe(yaml: string, args: readonly string[] = []): ServeRun
 }
 
 /** `spawnServe`, resolved once the gateway logged that it listens. */
-export async function startServeProcess(yaml: string, args: readonly string[] = []): Promise<ServeProcess> {
-  const run = spawnServe(yaml, args);
+export async function startServeProcess(yaml: string, args: readonly string[] = [], env: Readonly<Record<string, string>> = {}): Promise<ServeProcess> {
+  const run = spawnServe(yaml, args, env);
   const ready = await run.waitForLog((entry) => entry.msg === 'switchyard listening').catch(async (err: unknown) => {
     await run.stop();
     throw err;
