@@ -34,15 +34,16 @@ async function gatewayFor(v1: SampleBackend, v2: SampleBackend, extra = '', step
   return gateway;
 }
 
-/** Many users, steady pace, until stopped; remembers which version served each request and when. */
+/** Many users, steady pace, until stopped; remembers which version served each request, when it was sent and when answered. */
 function traffic(gateway: Gateway) {
   let stopped = false;
-  const served: Array<{ at: number; version: string | null; status: number }> = [];
+  const served: Array<{ sentAt: number; at: number; version: string | null; status: number }> = [];
   const loops = Array.from({ length: 6 }, async (_, w) => {
     for (let i = 0; !stopped; i++) {
+      const sentAt = Date.now();
       const res = await fetch(`${gateway.proxyUrl}/fraud/score`, { method: 'POST', body: '{}', headers: { 'x-user-id': `user-${w}-${i % 400}` } });
       await res.arrayBuffer();
-      served.push({ at: Date.now(), version: res.headers.get('x-model-version'), status: res.status });
+      served.push({ sentAt, at: Date.now(), version: res.headers.get('x-model-version'), status: res.status });
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   });
@@ -74,7 +75,8 @@ describe('analysis loop with real HTTP backends', () => {
     const after = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await load.stop();
-    const later = load.served.filter((r) => r.at > after);
+    // Sent after the rollback was seen: a request in flight before it may still finish on v2.
+    const later = load.served.filter((r) => r.sentAt > after);
     expect(later.length).toBeGreaterThan(20);
     expect(later.every((r) => r.version === 'v1' && r.status === 200)).toBe(true);
 
@@ -115,20 +117,21 @@ describe('analysis of a shadow step', () => {
     const started = Date.now();
 
     await expect.poll(() => gateway.routing.view(SERVICE)?.state.stepIndex, { timeout: 10_000, interval: 50 }).toBe(1);
-    const advancedAt = Date.now();
     const state = gateway.routing.view(SERVICE)?.state;
     expect(state).toMatchObject({ weightBp: 5000, shadow: null });
     expect(state?.reason).toMatch(/^analysis: step 1 passed: shadow v2/);
     // The verdict behind the advance is the shadow's, kept in the audit entry of the move.
     const audit = (await (await admin(gateway, 'GET', `/api/v1/audit?service=${SERVICE}&limit=20`)).json()) as {
-      entries: Array<{ action: string; actor: string; rule: string | null; verdict: { shadow: unknown } | null }>;
+      entries: Array<{ at: string; action: string; actor: string; rule: string | null; verdict: { shadow: unknown } | null }>;
     };
     const advance = audit.entries.find((e) => e.action === 'advance');
+    const advancedAt = Date.parse(advance?.at ?? '');
     expect(advance).toMatchObject({ actor: 'analysis', rule: CONTROL_RULES.judgedAdvance });
     expect(advance?.verdict?.shadow).toMatchObject({ version: 'v2', result: 'pass' });
     await load.stop();
-    // While the candidate was only shadowed, every client was answered by stable.
-    const dark = load.served.filter((r) => r.at > started && r.at < advancedAt - 50);
+    // While the candidate was only shadowed, every client was answered by stable: every request sent after the
+    // shadow started and answered before the analysis decided to advance (the audit entry's time).
+    const dark = load.served.filter((r) => r.sentAt > started && r.at < advancedAt);
     expect(dark.length).toBeGreaterThan(20);
     expect(dark.every((r) => r.version === 'v1' && r.status === 200)).toBe(true);
   });
