@@ -3,8 +3,8 @@ import type { Logger } from '../../app/logger.js';
 import type { RedisConfig } from '../../config/schema.js';
 import { RedisStore, type RedisStoreTuning } from './redis-store.js';
 
-export type RedisClient = Redis | Cluster;
-export type ClientRole = 'command' | 'subscriber';
+type RedisClient = Redis | Cluster;
+type ClientRole = 'command' | 'subscriber';
 
 /** A blackholed Redis must not hold an admin write for long: it answers 503 after this. */
 const COMMAND_TIMEOUT_MS = 2_000;

@@ -266,7 +266,7 @@ export class RedisStore implements Store {
     client.on('ready', onReady);
     client.on('error', (err: Error) => {
       state.lastError = errorText(err);
-      if (!state.up) this.linkDown(link, err.message);
+      if (!state.up) this.linkDown(link, state.lastError);
     });
     client.on('close', () => closed(state.lastError ?? 'connection closed'));
     client.on('end', () => closed('connection closed for good'));
