@@ -318,6 +318,13 @@ describe('transition: canary and blue-green stories', () => {
     expect(started).toMatchObject({ candidate: 'v3', steps, weightBp: 100, salt: 'experiment-42', strategy: 'canary' });
   });
 
+  test("a blue-green service's configured steps play no part in a blue-green start, and are the plan of a canary start on it", () => {
+    const blueGreen = initialState({ service: SERVICE, stable: 'v1', strategy: 'blue-green', steps: STEPS, now: T0 });
+    expect(accept(blueGreen, START_V2, NOW)).toMatchObject({ strategy: 'blue-green', weightBp: 0 });
+    expect(transition(accept(blueGreen, START_V2, NOW), { type: 'advance' }, ctx(NOW, null)).ok).toBe(false);
+    expect(accept(blueGreen, { type: 'start', candidate: 'v2', strategy: 'canary' }, NOW)).toMatchObject({ strategy: 'canary', steps: STEPS, weightBp: STEPS[0]?.weightBp, stepIndex: 0 });
+  });
+
   test('a canary with no steps in the command or the config starts as a manual canary at weight 0', () => {
     const noSteps = initialState({ service: SERVICE, stable: 'v1', strategy: 'canary', steps: [], now: T0 });
     const result = transition(noSteps, START_V2, ctx(NOW));
