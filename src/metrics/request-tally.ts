@@ -261,7 +261,7 @@ export function registerRequestMetrics(registry: Registry, tally: RequestTally):
   });
   new Counter({
     name: 'switchyard_upstream_retries_total',
-    help: 'Requests sent again on a fresh connection because the reused keep-alive connection they went out on failed before any answer (the server had closed it while idle), by service, version and reason: reset (ECONNRESET), hangup (closed without an answer), epipe (EPIPE), refused (a gRPC call whose HTTP/2 stream the server refused unprocessed, as a model server shutting down gracefully does). Never counted as failures.',
+    help: 'Requests sent again on a fresh connection because the reused keep-alive connection they went out on failed before any answer (the server had closed it while idle), by service, version and reason: reset (ECONNRESET), hangup (closed without an answer), epipe (EPIPE), refused (a new connection one target refused, the request then sent to another target of the version; or a gRPC call whose HTTP/2 stream the server refused unprocessed, as a model server shutting down gracefully does). Never counted as failures.',
     labelNames: ['service', 'version', 'reason'] as const,
     registers: [registry],
     collect() {

@@ -150,7 +150,7 @@ class GrpcCall {
    */
   send(pool: VersionPool, body: Buffer | null, avoid: Target | null = null): void {
     const resend = avoid !== null;
-    const target = pickOther(pool, avoid, this.ctx.now());
+    const target = pool.pickOther(avoid, this.ctx.now());
     this.pool = pool;
     this.target = target;
     // A resend of a refused call is the same attempt: its time counts from the first.
@@ -534,13 +534,6 @@ class GrpcCall {
     this.ctx.observer.observe({ service: route.name, version: this.pool.version, key, status, outcome, latencyMs, grpcStatus, firstMessageMs, staleRetry: this.refusedRetry });
     return latencyMs;
   }
-}
-
-/** The pool's next target, another than `avoid` when the version has another (the one that refused may be going down). */
-function pickOther(pool: VersionPool, avoid: Target | null, nowMs: number): Target {
-  let target = pool.pick(nowMs);
-  for (let tried = 1; target === avoid && tried < pool.targets.length; tried++) target = pool.pick(nowMs);
-  return target;
 }
 
 /** A failed connection or stream in words: a TLS failure's cause, else the error's code. */

@@ -40,7 +40,8 @@ type NoAnswer = 'timeout' | 'connect' | 'tls';
  * request replayed once on stable when the body could be kept; the failure
  * still counts against the candidate. A request whose reused keep-alive
  * connection turns out stale is sent once more on a fresh one to the same
- * target, which is no failure. Every attempt is counted once.
+ * target, and one whose new connection is refused goes to another target of
+ * the version; neither is a failure. Every attempt is counted once.
  *
  * Timeouts (`timeouts.*`): `connect` to get a connection; `idle` between two
  * chunks of the client's upload (408, the client's doing) and of the answer
@@ -48,8 +49,15 @@ type NoAnswer = 'timeout' | 'connect' | 'tls';
  * to the answer's headers (504), so a long upload is never held against the version.
  */
 export function forward(req: IncomingMessage, res: ServerResponse, routed: Routed, requestId: string, ctx: ForwardContext): void {
-  new Exchange(req, res, routed, requestId, ctx).send(routed.pool, null, false);
+  new Exchange(req, res, routed, requestId, ctx).send(routed.pool, null, 'new');
 }
+
+/**
+ * How an attempt is sent: a new attempt to the pool's next target; the same
+ * request once more to the same target on a fresh connection (the reused one
+ * was stale); or once more to another target (this one refused the connection).
+ */
+type Sending = 'new' | 'fresh' | { readonly avoid: Target };
 
 class Exchange {
   private readonly mayFallback: boolean;
@@ -73,8 +81,14 @@ class Exchange {
   private settled = false;
   /** The request was already replayed on stable. */
   private retried = false;
-  /** Why the current attempt was sent again on a fresh connection, once. */
+  /** Why the current attempt was last sent again: on a fresh connection, or to another target. */
   private staleRetry: StaleRetryReason | undefined;
+  /**
+   * The resends the current attempt has had, each at most once: a stale connection's
+   * on a fresh one, and a refused connection's to another target (which may meet a stale one).
+   */
+  private resentStale = false;
+  private resentRefused = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -101,20 +115,21 @@ class Exchange {
     });
   }
 
-  /**
-   * Sends an attempt: `body` is the whole body of a replay, or null to stream
-   * the client's; `fresh` sends it again to the same target on a new connection.
-   */
-  send(pool: VersionPool, body: Buffer | null, fresh: boolean): void {
-    const target = fresh && this.target !== null ? this.target : pool.pick(this.ctx.now());
+  /** Sends an attempt: `body` is the whole body of a replay, or null to stream the client's. */
+  send(pool: VersionPool, body: Buffer | null, sending: Sending): void {
+    const fresh = sending === 'fresh';
+    const target = fresh && this.target !== null ? this.target : pool.pickOther(typeof sending === 'object' ? sending.avoid : null, this.ctx.now());
     this.pool = pool;
     this.target = target;
     this.body = body;
     this.socket = null;
     this.settled = false;
-    if (!fresh) {
+    // A resend is the same attempt: its time counts from the first.
+    if (sending === 'new') {
       this.attemptStartedAt = performance.now();
       this.staleRetry = undefined;
+      this.resentStale = false;
+      this.resentRefused = false;
     }
     // A fresh attempt goes on a connection of its own: the pool's idle ones may be as stale as the one that failed.
     const upstream = target.request(this.req.method, this.req.url, upstreamHeaders(this.req, target, pool.version, this.requestId, false), fresh);
@@ -137,9 +152,29 @@ class Exchange {
     }
   }
 
-  /** Pipes the client's body upstream, kept for a resend when the connection was reused (it may be stale). */
+  /**
+   * Pipes the client's body upstream, kept for a resend when the connection was
+   * reused (it may be stale). Otherwise a new connection gets the body only once
+   * it is up: until then the body stays unread with the client, so a refused
+   * connection leaves it whole for another target. A body another reader (a
+   * shadow's copy) already takes as it comes cannot wait: it is kept instead when
+   * the version has another target.
+   */
   private streamBody(upstream: ClientRequest): void {
-    if (upstream.reusedSocket) this.resendable.keep();
+    const read = this.req.listenerCount('data') > 0;
+    if (upstream.reusedSocket || (read && this.pool.targets.length > 1)) this.resendable.keep();
+    if (this.resendable.kept || read) {
+      this.pipeBody(upstream);
+      return;
+    }
+    upstream.once('socket', (socket: Socket) => {
+      if (socket.connecting) socket.once('connect', () => this.pipeBody(upstream));
+      else this.pipeBody(upstream);
+    });
+  }
+
+  private pipeBody(upstream: ClientRequest): void {
+    if (upstream !== this.upstream || this.settled) return;
     this.idle.watch(this.req);
     this.req.pipe(upstream);
   }
@@ -173,10 +208,39 @@ class Exchange {
       this.fail('tls', `${origin}: ${tls}`);
       return;
     }
-    const stale = this.staleRetry === undefined ? staleConnection(upstream, this.socket, this.bytesReadBefore, err) : null;
     const why = `${origin}: ${err.code ?? err.message}`;
+    // A refused connection carried nothing (the body waits for the connection, or a copy is kept): another target may take it.
+    if (err.code === 'ECONNREFUSED' && !this.resentRefused && this.target !== null && this.pool.targets.length > 1) {
+      this.resendRefused(this.target, why);
+      return;
+    }
+    const stale = this.resentStale ? null : staleConnection(upstream, this.socket, this.bytesReadBefore, err);
     if (stale !== null && (this.body !== null || this.resendable.kept)) this.resendFresh(stale, why);
     else this.fail('connect', why);
+  }
+
+  /** The target refused the connection: passive health hears of it, and another target of the version gets the request, once. */
+  private resendRefused(target: Target, why: string): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    const pool = this.pool;
+    pool.report(target, false, this.ctx.now());
+    this.staleRetry = 'refused';
+    this.resentRefused = true;
+    const { route } = this.routed;
+    this.ctx.log.info({ requestId: this.requestId, service: route.name, version: pool.version, target: target.origin }, `sending to another target: ${why}`);
+    if (this.body !== null || !this.resendable.kept) {
+      this.send(pool, this.body, { avoid: target });
+      return;
+    }
+    this.whenResendable((body) => {
+      if (this.res.headersSent || this.res.destroyed) return;
+      if (body === null) {
+        this.failed('connect', `${why}, and the request body was too large to send again`);
+        return;
+      }
+      this.send(pool, body, { avoid: target });
+    });
   }
 
   /** The stale connection is not the version's failure: the same request goes again on a fresh one, once. */
@@ -191,7 +255,8 @@ class Exchange {
         return;
       }
       this.staleRetry = reason;
-      this.send(pool, body, true);
+      this.resentStale = true;
+      this.send(pool, body, 'fresh');
     });
   }
 
@@ -264,7 +329,7 @@ class Exchange {
         this.retried = true;
         this.record(status, 'guardrail');
         this.ctx.onFallback(route.name, pool.version, this.routed.stable.version);
-        this.send(this.routed.stable, replayable, false);
+        this.send(this.routed.stable, replayable, 'new');
         return;
       }
       if (guard.action === 'constant') {
@@ -374,7 +439,7 @@ class Exchange {
       this.status = 0;
       this.outcome = 'ok';
       this.ctx.onFallback(this.routed.route.name, from, stable.version);
-      this.send(stable, body, false);
+      this.send(stable, body, 'new');
     });
   }
 

@@ -52,6 +52,13 @@ export class VersionPool {
     return this.targets[this.next] as Target;
   }
 
+  /** The next target, another than `avoid` when the version has another: the one that refused a connection may be going down. */
+  pickOther(avoid: Target | null, nowMs: number): Target {
+    let target = this.pick(nowMs);
+    for (let tried = 1; target === avoid && tried < this.targets.length; tried++) target = this.pick(nowMs);
+    return target;
+  }
+
   /** Called once per attempt with whether the target answered (any HTTP answer counts). */
   report(target: Target, answered: boolean, nowMs: number): void {
     const i = this.targets.indexOf(target);
