@@ -268,7 +268,6 @@ export class RoutingTable {
     return [...this.sources].filter(([, from]) => from === source).map(([service]) => service);
   }
 
-  /** Readiness lines for the services this replica has not read from the store since it started. */
   /**
    * Services not yet read from the store: those on the snapshot route on the
    * last state this replica applied; those on the config's initial rollout
