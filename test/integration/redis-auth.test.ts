@@ -113,8 +113,9 @@ describe('a Redis Cluster whose nodes ask for a password', () => {
   let cluster: RedisCluster;
   const stores: RedisStore[] = [];
 
-  const storeWith = (password: string | undefined): RedisStore => {
-    const fields = [`cluster: [${nodeList(cluster.nodes)}]`, ...(password === undefined ? [] : [`password: "${password}"`])].join(', ');
+  const storeWith = (password: string | undefined, username?: string): RedisStore => {
+    const credentials = [...(username === undefined ? [] : [`username: ${username}`]), ...(password === undefined ? [] : [`password: "${password}"`])];
+    const fields = [`cluster: [${nodeList(cluster.nodes)}]`, ...credentials].join(', ');
     const redis = parseConfig(configYaml({ v1: ['http://127.0.0.1:9'] }, `store: { redis: { ${fields} } }`), {}).store.redis;
     if (redis === undefined) throw new Error('the config lost store.redis');
     const store = createRedisStore(redis, silentLogger, { startupWaitMs: 5_000 });
@@ -140,5 +141,24 @@ describe('a Redis Cluster whose nodes ask for a password', () => {
     const without = storeWith(undefined);
     await expect(without.getState(SERVICE)).rejects.toMatchObject({ code: 'SY_ERR_STORE_UNAVAILABLE', message: expect.stringMatching(/^store unreachable: .* Last error: NOAUTH /) });
     expect(without.health()).toEqual({ up: false, reason: expect.stringMatching(/^redis: .* Last error: NOAUTH /) });
+  }, 60_000);
+
+  it('is reached as an ACL user with store.redis.username, and refused with that user’s wrong password', async () => {
+    // An ACL user of its own on every node, as a managed Redis gives each client.
+    for (const node of cluster.nodes) {
+      const admin = new Redis({ host: node.host, port: node.port, password: SERVER_PASSWORD, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await admin.connect();
+        await admin.call('ACL', 'SETUSER', 'switchyard', 'on', '>user-password-89', '~*', '&*', '+@all');
+      } finally {
+        admin.disconnect();
+      }
+    }
+    const store = storeWith('user-password-89', 'switchyard');
+    expect(await store.getState(SERVICE)).toBeNull();
+    await expect.poll(() => store.health(), { timeout: 10_000, interval: 50 }).toEqual({ up: true, reason: null });
+
+    const wrong = storeWith(SERVER_PASSWORD, 'switchyard');
+    await expect(wrong.getState(SERVICE)).rejects.toMatchObject({ code: 'SY_ERR_STORE_UNAVAILABLE', message: expect.stringMatching(/Last error: WRONGPASS /) });
   }, 60_000);
 });
